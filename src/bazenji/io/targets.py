@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._names import make_unique, show
+
 __all__ = ["UNKNOWN_ASSAY", "default_targets", "read_targets", "select_tracks"]
 
 #: ``assay`` of a track whose description has no ``PREFIX:`` to read the assay from.
@@ -216,29 +218,15 @@ def _parse_descriptions(descriptions: pd.Series) -> tuple[list, list, list]:
 
 
 def _unique_names(identifiers: pd.Series) -> list[str]:
-    names = [f"track_{i}" if pd.isna(v) or v == "" else v for i, v in enumerate(identifiers)]
-    n_missing = sum(pd.isna(v) or v == "" for v in identifiers)
-    if n_missing:
-        warnings.warn(f"{n_missing} track(s) have no identifier; named track_<position>", UserWarning, stacklevel=3)
-    taken = set(names)
-    seen: set[str] = set()
-    renamed = []
-    for i, name in enumerate(names):
-        if name not in seen:
-            seen.add(name)
-            continue
-        k = 1
-        while f"{name}-{k}" in taken:
-            k += 1
-        names[i] = f"{name}-{k}"
-        taken.add(names[i])
-        seen.add(names[i])
-        renamed.append(name)
-    if renamed:
+    missing = [pd.isna(v) or v == "" for v in identifiers]
+    if any(missing):
+        warnings.warn(f"{sum(missing)} track(s) have no identifier; named track_<position>", UserWarning, stacklevel=3)
+    names = [f"track_{i}" if m else v for i, (v, m) in enumerate(zip(identifiers, missing, strict=True))]
+    names, repeated = make_unique(names)
+    if repeated:
         warnings.warn(
-            f"{len(renamed)} repeated track identifier(s) ({_first(list(dict.fromkeys(renamed)))}) made unique by "
-            "appending "
-            "-1, -2, ...; the original stays in the 'identifier' column",
+            f"{len(repeated)} repeated track identifier(s) ({show(list(dict.fromkeys(repeated)))}) made unique by "
+            "appending -1, -2, ...; the original stays in the 'identifier' column",
             UserWarning,
             stacklevel=3,
         )
@@ -314,9 +302,7 @@ def _kind(value) -> str:
 def _check_positions(positions: np.ndarray, n: int) -> np.ndarray:
     bad = positions[(positions < -n) | (positions >= n)]
     if bad.size:
-        raise ValueError(
-            f"track position(s) {_first(bad.tolist())} out of range for {n} tracks (expected -{n}..{n - 1})"
-        )
+        raise ValueError(f"track position(s) {show(bad.tolist())} out of range for {n} tracks (expected -{n}..{n - 1})")
     positions = np.where(positions < 0, positions + n, positions)
     _check_unique(positions, positions.tolist())
     return positions
@@ -332,7 +318,7 @@ def _positions_of_names(table: pd.DataFrame, names: list[str]) -> np.ndarray:
         hits = [by_name[name]] if name in by_name else by_identifier.get(name, [])
         if len(hits) > 1:
             raise ValueError(
-                f"identifier {name!r} is shared by tracks {_first(table.index[hits].tolist())}; select by these "
+                f"identifier {name!r} is shared by tracks {show(table.index[hits].tolist())}; select by these "
                 "unique track names or by position"
             )
         if hits:
@@ -340,7 +326,7 @@ def _positions_of_names(table: pd.DataFrame, names: list[str]) -> np.ndarray:
         else:
             unknown.append(name)
     if unknown:
-        raise ValueError(f"{len(unknown)} unknown track name(s) or identifier(s): {_first(unknown)}")
+        raise ValueError(f"{len(unknown)} unknown track name(s) or identifier(s): {show(unknown)}")
     positions = np.asarray(positions, dtype=np.int64)
     _check_unique(positions, table.index[positions].tolist())
     return positions
@@ -355,13 +341,8 @@ def _check_unique(positions: np.ndarray, labels: list) -> None:
         seen.add(position)
     if repeated:
         raise ValueError(
-            f"track(s) {_first(list(dict.fromkeys(repeated)))} selected more than once; expected each at most once"
+            f"track(s) {show(list(dict.fromkeys(repeated)))} selected more than once; expected each at most once"
         )
-
-
-def _first(items: list, k: int = 5) -> str:
-    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in items[:k])
-    return shown + (f" ... ({len(items)} in all)" if len(items) > k else "")
 
 
 def _short(value) -> str:

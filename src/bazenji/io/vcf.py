@@ -1,0 +1,253 @@
+"""Variants in: VCF files (plain or bgzipped) and variant tables, one row per alternative allele."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._names import make_unique, show
+
+__all__ = ["read_vcf"]
+
+COLUMNS = ("chrom", "pos", "id", "ref", "alt", "vcf_id", "allele", "kind", "qual", "filter")
+
+# REF and ALT letters: the four bases, N, and the IUPAC ambiguity codes some VCFs carry in REF.
+_BASES = frozenset("ACGTNRYKMSWBDHV")
+# Why an alternative allele is skipped, in the order the warning lists them.
+_SKIP_REASONS = {
+    "symbolic": "symbolic (<...> or *)",
+    "breakend": "breakend",
+    "too_long": "longer than max_indel",
+    "no_alt": "no alternative allele (ALT '.')",
+    "ref_equals_alt": "ALT equal to REF",
+}
+
+
+def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 50) -> pd.DataFrame:
+    """Read variants from a VCF file or a table, one row per alternative allele.
+
+    Parameters
+    ----------
+    path_or_df
+        A VCF file, plain or gzip/bgzip-compressed (recognised by its content, not its name), or a DataFrame
+        with columns ``chrom``, ``pos`` (1-based), ``ref``, ``alt`` and optionally ``id`` (any case; ``alt``
+        may hold several comma-separated alleles). Only the first eight VCF columns are read; sample columns
+        are ignored, and so is the header except that ``#`` lines are skipped.
+    max_indel
+        Longest allele kept, in bases: an alternative allele is skipped when it or the REF is longer. The
+        default, 50, is the usual line between short indels and structural variants.
+
+    Returns
+    -------
+    One row per kept alternative allele, in file order, indexed by ``id``, with columns
+
+    ``chrom`` (categorical), ``pos`` (int64, 1-based, as in the file), ``ref``, ``alt`` (upper-case)
+        The variant. Alleles are not trimmed or normalised: the position and alleles are those of the file.
+    ``id``
+        Unique name: the VCF ID for a record with one ALT allele; ``<ID>_<ALT>`` for each allele of a
+        multi-allelic record (``rs1_T``, ``rs1_G``); ``<chrom>:<pos>:<ref>:<alt>`` when the ID is ``.``.
+        Names that still repeat (the same ID on several records) get ``-1``, ``-2`` ... appended, with a
+        warning.
+    ``vcf_id``
+        The ID field as written in the file (``.`` when missing).
+    ``allele``
+        1-based position of this allele in the record's ALT list, so genotypes can be matched back.
+    ``kind``
+        Categorical, from the allele lengths: ``SNV``, ``MNV`` (equal lengths above one), ``insertion``
+        (ALT longer) or ``deletion`` (ALT shorter).
+    ``qual``, ``filter``
+        QUAL as float (NaN for ``.``) and FILTER (NaN for ``.``), when the input has them.
+
+    Alternative alleles that cannot be scored are skipped, never silently: symbolic alleles (``<DEL>``,
+    ``<INS>``, the spanning deletion ``*``), breakends (``A[chr2:10[``, ``.A``), alleles longer than
+    ``max_indel``, ``ALT`` ``.`` and ``ALT`` equal to ``REF``. A :class:`UserWarning` says how many and why,
+    and ``df.attrs["skipped"]`` holds the count per reason (``symbolic``, ``breakend``, ``too_long``,
+    ``no_alt``, ``ref_equals_alt``); ``df.attrs["n_records"]`` is the number of records read.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path_or_df`` is a path that does not exist.
+    ValueError
+        A malformed record: fewer than five tab-separated fields, a position that is not a positive integer, an
+        empty chromosome, REF or ALT with letters other than bases; the message names the line (file) or row
+        (DataFrame). Also a negative ``max_indel`` or a DataFrame without the required columns.
+    """
+    if isinstance(max_indel, bool) or not isinstance(max_indel, int | np.integer) or max_indel < 1:
+        raise ValueError(f"max_indel={max_indel!r}; expected a positive integer (bases)")
+    if isinstance(path_or_df, pd.DataFrame):
+        records, source = _records_from_frame(path_or_df), "table"
+    elif isinstance(path_or_df, str | os.PathLike):
+        path = Path(path_or_df)
+        if not path.is_file():
+            raise FileNotFoundError(f"VCF file {str(path)!r} does not exist")
+        records, source = _records_from_file(path), str(path)
+    else:
+        raise TypeError(f"path_or_df={path_or_df!r}; expected a path to a VCF file or a DataFrame")
+
+    rows: list[tuple] = []
+    skipped = dict.fromkeys(_SKIP_REASONS, 0)
+    n_records = 0
+    for where, fields in records:
+        n_records += 1
+        _parse_record(where, fields, int(max_indel), rows, skipped)
+
+    table = _to_frame(rows)
+    n_skipped = sum(skipped.values())
+    if n_skipped:
+        reasons = ", ".join(
+            f"{count} {_SKIP_REASONS[reason]}" + (f"={max_indel} bp" if reason == "too_long" else "")
+            for reason, count in skipped.items()
+            if count
+        )
+        warnings.warn(
+            f"read_vcf skipped {n_skipped} of {n_skipped + len(table)} alternative allele(s) in {source}: {reasons}",
+            UserWarning,
+            stacklevel=2,
+        )
+    table.attrs["skipped"] = skipped
+    table.attrs["n_records"] = n_records
+    return table
+
+
+def _records_from_file(path: Path) -> Iterator[tuple[str, list[str]]]:
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    opener = gzip.open if compressed else open
+    with opener(path, "rt", encoding="utf-8", newline=None) as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if line.startswith("#") or not line.strip():
+                    continue
+                yield f"line {number} of {str(path)!r}", line.rstrip("\r\n").split("\t", 8)[:8]
+        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as err:
+            raise ValueError(f"cannot read {str(path)!r} as a {'compressed ' if compressed else ''}VCF: {err}") from err
+
+
+def _records_from_frame(frame: pd.DataFrame) -> Iterable[tuple[str, list[str]]]:
+    columns = {str(c).lower(): c for c in frame.columns}
+    missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in columns]
+    if missing:
+        raise ValueError(
+            f"variant table lacks column(s) {missing}; expected chrom, pos, ref, alt (and optionally id, qual, "
+            f"filter), got {list(frame.columns)}"
+        )
+    names = ("chrom", "pos", "id", "ref", "alt", "qual", "filter")
+    values = [frame[columns[n]].tolist() if n in columns else [None] * len(frame) for n in names]
+    for row, (chrom, pos, vid, ref, alt, qual, filt) in enumerate(zip(*values, strict=True)):
+        fields = [_field(v) for v in (chrom, pos, vid, ref, alt, qual, filt)]
+        yield f"row {row} of the variant table", fields
+
+
+def _field(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "."
+    return str(value)
+
+
+def _parse_record(where: str, fields: list[str], max_indel: int, rows: list, skipped: dict) -> None:
+    if len(fields) < 5:
+        raise ValueError(
+            f"{where}: {len(fields)} tab-separated field(s); expected at least 5 (CHROM POS ID REF ALT): "
+            f"{_short(chr(9).join(fields))}"
+        )
+    chrom, pos_text, vcf_id, ref, alts = (f.strip() for f in fields[:5])
+    if not chrom or chrom == ".":
+        raise ValueError(f"{where}: empty CHROM; expected a chromosome name")
+    try:
+        pos = int(pos_text)
+    except ValueError:
+        pos = -1
+    if pos < 1:
+        raise ValueError(f"{where}: POS={pos_text!r}; expected a positive integer (1-based)")
+    ref = ref.upper()
+    if not ref or not set(ref) <= _BASES:
+        raise ValueError(f"{where}: REF={ref!r}; expected letters A, C, G, T, N (or IUPAC codes)")
+    qual = _qual(where, fields[5].strip()) if len(fields) > 5 else np.nan
+    filt = fields[6].strip() if len(fields) > 6 and fields[6].strip() not in ("", ".") else None
+    alt_list = alts.split(",")
+    vcf_id = vcf_id or "."
+    for allele, alt in enumerate(alt_list, start=1):
+        alt = alt.strip().upper()
+        reason = _skip_reason(alt, ref, max_indel)
+        if reason == "malformed":
+            raise ValueError(f"{where}: ALT allele {alt!r}; expected bases, a symbolic <...>, * or a breakend")
+        if reason:
+            skipped[reason] += 1
+            continue
+        if vcf_id == ".":
+            name = f"{chrom}:{pos}:{ref}:{alt}"
+        else:
+            name = f"{vcf_id}_{alt}" if len(alt_list) > 1 else vcf_id
+        rows.append((chrom, pos, name, ref, alt, vcf_id, allele, _kind(ref, alt), qual, filt))
+
+
+def _skip_reason(alt: str, ref: str, max_indel: int) -> str | None:
+    if alt == "." or alt == "":
+        return "no_alt"
+    if alt == "*" or (alt.startswith("<") and alt.endswith(">")):
+        return "symbolic"
+    if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
+        return "breakend"
+    if not set(alt) <= _BASES:
+        return "malformed"
+    if alt == ref:
+        return "ref_equals_alt"
+    if len(alt) > max_indel or len(ref) > max_indel:
+        return "too_long"
+    return None
+
+
+def _kind(ref: str, alt: str) -> str:
+    if len(ref) == len(alt):
+        return "SNV" if len(ref) == 1 else "MNV"
+    return "insertion" if len(alt) > len(ref) else "deletion"
+
+
+def _qual(where: str, text: str) -> float:
+    if text in ("", "."):
+        return np.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where}: QUAL={text!r}; expected a number or '.'") from None
+
+
+def _to_frame(rows: list[tuple]) -> pd.DataFrame:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+    data = dict(zip(COLUMNS, columns, strict=True))
+    table = pd.DataFrame(
+        {
+            "chrom": pd.Categorical(data["chrom"]),
+            "pos": np.asarray(data["pos"], dtype=np.int64),
+            "id": pd.array(data["id"], dtype=object),
+            "ref": pd.array(data["ref"], dtype=object),
+            "alt": pd.array(data["alt"], dtype=object),
+            "vcf_id": pd.array(data["vcf_id"], dtype=object),
+            "allele": np.asarray(data["allele"], dtype=np.int32),
+            "kind": pd.Categorical(data["kind"], categories=["SNV", "MNV", "insertion", "deletion"]),
+            "qual": np.asarray(data["qual"], dtype=np.float64),
+            "filter": pd.Categorical(data["filter"]),
+        }
+    )
+    names, repeated = make_unique(table["id"].tolist())
+    if repeated:
+        warnings.warn(
+            f"{len(repeated)} repeated variant id(s) ({show(list(dict.fromkeys(repeated)))}) made unique by appending "
+            "-1, -2, ...; the file's ID stays in 'vcf_id'",
+            UserWarning,
+            stacklevel=3,
+        )
+    table["id"] = names
+    table.index = pd.Index(table["id"].to_numpy(), dtype=object)
+    return table
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 80 else repr(text[:77] + "...")
