@@ -1,0 +1,243 @@
+import json
+import logging
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import random_onehot, randomize_batch_norm, small_config
+
+import bazenji as bz
+from bazenji.models import Basenji2, Basenji2Config
+
+
+def relative_error(out, ref):
+    return float(np.linalg.norm(np.asarray(out, np.float64) - ref) / np.linalg.norm(ref))
+
+
+def run(model, onehot):
+    with torch.inference_mode():
+        return model(torch.as_tensor(onehot)).float().numpy()
+
+
+def onehot_of(sequence: str) -> np.ndarray:
+    out = np.zeros((1, len(sequence), 4), np.uint8)
+    out[0, np.arange(len(sequence)), ["ACGT".index(c) for c in sequence]] = 1
+    return out
+
+
+# --- the real checkpoints and the predictions their implementations made -------------------------------------
+
+
+@pytest.mark.parametrize("name", ["model.h5", "weights_only.h5"])
+def test_keras_default_gelu_is_sigmoid_and_reproduces_reference(shared, name, caplog):
+    folder = shared / "fixtures" / "basenji2_keras_small"
+    with caplog.at_level(logging.WARNING, logger="bazenji"):
+        model = bz.models.load(folder / name, config=None if name == "model.h5" else folder / "params.json")
+    assert model.config.gelu == "sigmoid"
+    assert "gelu=" in caplog.text  # the choice and how to change it are logged
+    reference = np.load(folder / "reference_gelu_sigmoid.npz")
+    assert relative_error(run(model, reference["onehot"]), reference["preds"]) < 1e-5
+
+
+def test_keras_tanh_reference_when_asked(shared):
+    folder = shared / "fixtures" / "basenji2_keras_small"
+    model = bz.models.load(folder / "model.h5", gelu="tanh")
+    reference = np.load(folder / "reference_gelu_tanh.npz")
+    assert relative_error(run(model, reference["onehot"]), reference["preds"]) < 1e-5
+    # the wrong form is far off, which is why the choice matters
+    wrong = bz.models.load(folder / "model.h5", gelu="sigmoid")
+    assert relative_error(run(wrong, reference["onehot"]), reference["preds"]) > 0.02
+
+
+def test_keras_architecture_read_from_model_config(shared):
+    folder = shared / "fixtures" / "basenji2_keras_small"
+    model = bz.models.load(folder / "model.h5")
+    assert model.config == small_config(gelu="sigmoid")
+    assert Basenji2Config.from_params(folder / "params.json") == small_config()
+
+
+def test_basenji2_pytorch_reference(shared):
+    folder = shared / "fixtures" / "basenji2_pytorch_small"
+    model = bz.models.load(folder / "basenji2_small.pth")
+    assert model.config.gelu == "erf"
+    reference = np.load(folder / "reference.npz")
+    assert relative_error(run(model, reference["onehot"]), reference["preds"]) < 1e-5
+
+
+def test_multimolecule_reference(shared):
+    folder = shared / "fixtures" / "multimolecule_small"
+    model = bz.models.load(folder)
+    assert model.config.gelu == "tanh" and model.stem.conv.weight.shape[1] == 4
+    reference = np.load(folder / "reference.npz")
+    assert relative_error(run(model, onehot_of(str(reference["sequence"]))), reference["preds"]) < 1e-5
+
+
+def test_full_size_keras_layout_loads_every_dataset(shared, tmp_path):
+    layout = json.loads((shared / "fixtures" / "basenji2_human_keras_layout.json").read_text())["weights"]
+    rng = np.random.default_rng(0)
+    path = tmp_path / "model_human.h5"
+    with h5py.File(path, "w") as handle:
+        for entry in layout:
+            handle.create_dataset(entry["h5_path"], data=rng.standard_normal(entry["shape"]).astype(np.float32))
+    model = bz.models.load(path, targets=shared / "data" / "targets_human.txt")
+    assert model.config == Basenji2Config.human()
+    assert model.n_parameters() == 30_088_228 and model.n_parameters(trainable=False) == 35_356
+    dense = next(e for e in layout if e["layer"] == "dense" and e["name"] == "kernel:0")
+    with h5py.File(path) as handle:
+        np.testing.assert_array_equal(model.head.weight.detach().numpy(), handle[dense["h5_path"]][()].T)
+        np.testing.assert_array_equal(
+            model.tower[5].conv.weight.detach().numpy(), handle["model_weights/conv1d_6/conv1d_6/kernel:0"][()].T
+        )
+    assert len(model.track_names) == 5313 and model.targets["assay"].eq("CAGE").sum() == 638
+
+    # one extra dataset is a leftover, one altered shape names the layer
+    with h5py.File(path, "a") as handle:
+        handle.create_dataset("model_weights/dense_1/dense_1/kernel:0", data=np.zeros((3, 3), np.float32))
+    with pytest.raises(ValueError, match="left over"):
+        bz.models.load(path)
+
+
+def test_shape_mismatch_names_layer(shared, tmp_path):
+    source = shared / "fixtures" / "basenji2_keras_small" / "weights_only.h5"
+    path = tmp_path / "w.h5"
+    path.write_bytes(source.read_bytes())
+    with h5py.File(path, "a") as handle:
+        del handle["batch_normalization_3/batch_normalization_3/gamma:0"]
+        handle.create_dataset("batch_normalization_3/batch_normalization_3/gamma:0", data=np.ones(7, np.float32))
+    with pytest.raises(ValueError, match=r"tower\.2\.bn.*expected shape \(14,\), found \(7,\)"):
+        bz.models.load(path, config=small_config())
+
+
+# --- bad input --------------------------------------------------------------------------------------------------
+
+
+def test_missing_and_unknown_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.h5"):
+        bz.models.load(tmp_path / "nope.h5")
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="formats understood.*keras.*basenji2-pytorch.*multimolecule.*bazenji"):
+        bz.models.load(junk)
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(ValueError, match="HDF5"):
+        bz.models.load(corrupt)
+
+
+def test_track_table_length_mismatch(shared):
+    model = bz.models.load(shared / "fixtures" / "basenji2_pytorch_small" / "basenji2_small.pth")
+    with pytest.raises(ValueError, match="3 tracks but the model has 12"):
+        model.targets = ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seq_length": 1000}, "not divisible by the pooling factor 128"),
+        ({"crop_bins": 64}, "removes every bin"),
+        ({"tower_channels": ()}, "tower_channels"),
+        ({"stem_channels": 0}, "stem_channels=0"),
+        ({"gelu": "relu"}, "gelu='relu'"),
+    ],
+)
+def test_invalid_configs(changes, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(**changes)
+
+
+# --- the architecture -------------------------------------------------------------------------------------------
+
+
+def test_human_config_geometry():
+    config = Basenji2Config.human()
+    assert (config.seq_length, config.bin_size, config.n_bins, config.n_tracks) == (131_072, 128, 896, 5313)
+    # the official schedule: running rate x1.5, rounded half to even after each step (4.5 -> 4, 13.5 -> 14)
+    assert config.dilations == [1, 2, 3, 4, 6, 9, 14, 21, 32, 48, 72]
+    assert Basenji2(config).n_parameters() == 30_088_228
+
+
+def test_human_model_runs_a_window():
+    torch.manual_seed(0)
+    model = Basenji2().eval()
+    with torch.inference_mode():
+        out = model(torch.as_tensor(random_onehot(1, 131_072)))
+    assert out.shape == (1, 896, 5313) and out.dtype == torch.float32 and bool((out >= 0).all())
+
+
+@pytest.mark.parametrize("form", ["sigmoid", "tanh", "erf"])
+def test_gelu_forms_against_formulas(form):
+    from math import erf, sqrt, tanh
+
+    x = np.linspace(-4, 4, 41)
+    expected = {
+        "sigmoid": x / (1 + np.exp(-1.702 * x)),
+        "tanh": 0.5 * x * (1 + np.tanh(sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+        "erf": np.array([0.5 * v * (1 + erf(v / sqrt(2))) for v in x]),
+    }[form]
+    del tanh
+    np.testing.assert_allclose(bz.models.gelu(torch.as_tensor(x), form).numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_inference_matches_unfused_and_follows_parameter_changes():
+    torch.manual_seed(1)
+    model = randomize_batch_norm(Basenji2(small_config())).eval()
+    x = torch.as_tensor(random_onehot(2, 16_384, seed=3))
+    with torch.no_grad():
+        unfused = model(x).numpy()
+    fused = run(model, x)
+    assert relative_error(fused, unfused) < 1e-5
+    with torch.no_grad():
+        model.final.bn.weight.mul_(3.0)
+        changed = model(x).numpy()
+    assert relative_error(run(model, x), changed) < 1e-5 and relative_error(changed, unfused) > 1e-3
+
+
+def test_bfloat16_inference_correlates_with_float32():
+    torch.manual_seed(2)
+    model = randomize_batch_norm(Basenji2(small_config())).eval()
+    x = torch.as_tensor(random_onehot(2, 16_384, seed=4))
+    full = run(model, x).reshape(-1, 12)
+    half = run(model, x.to(torch.bfloat16)).reshape(-1, 12)
+    # random weights give outputs that vary by only ~1% across bins, so this is a strict test of bfloat16 noise
+    r = [np.corrcoef(full[:, t], half[:, t])[0, 1] for t in range(12)]
+    assert min(r) > 0.98 and relative_error(half, full) < 5e-3
+
+
+def test_track_subset_equals_full_columns_and_trunk_feeds_head():
+    torch.manual_seed(3)
+    model = randomize_batch_norm(Basenji2(small_config(), targets=[f"t{i}" for i in range(12)])).eval()
+    x = torch.as_tensor(random_onehot(1, 16_384, seed=5))
+    full = run(model, x)
+    np.testing.assert_allclose(run(model.select_tracks([7, 2]), x), full[..., [7, 2]], rtol=1e-6)
+    assert model.select_tracks([7, 2]).track_names == ["t7", "t2"]
+    with torch.inference_mode():
+        np.testing.assert_allclose(model(x, tracks=[5]).numpy(), full[..., [5]], rtol=1e-6)
+        embedding = model.trunk(x)
+        head = torch.nn.functional.softplus(embedding @ model.head.weight.T + model.head.bias)
+    assert embedding.shape == (1, 112, 16)
+    np.testing.assert_allclose(head.numpy(), full, rtol=1e-5, atol=1e-7)
+
+
+def test_input_validation():
+    model = Basenji2(small_config()).eval()
+    with pytest.raises(ValueError, match=r"\(1, 16384, 5\)"):
+        model(torch.zeros(1, 16384, 5))
+    with pytest.raises(ValueError, match="not a multiple of the bin size 128"):
+        model(torch.zeros(1, 1000, 4))
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    torch.manual_seed(4)
+    table = pd.DataFrame({"description": [f"DNASE:cell{i}" for i in range(12)]}, index=[f"t{i}" for i in range(12)])
+    model = randomize_batch_norm(Basenji2(small_config(gelu="tanh"), targets=table)).eval()
+    model.save(tmp_path / "m")
+    with pytest.raises(FileExistsError):
+        model.save(tmp_path / "m")
+    loaded = bz.models.load(tmp_path / "m")
+    assert loaded.config == model.config and loaded.track_names == model.track_names
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    x = random_onehot(1, 16_384, seed=6)
+    np.testing.assert_array_equal(run(model, x), run(loaded, x))
