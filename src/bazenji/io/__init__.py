@@ -1,6 +1,18 @@
 """Reading what bazenji takes in: track tables, variants, and (from other modules) genomes and regions."""
 
+from . import bigwig
+from .bigwig import BigWigTracks, check_chromosomes, read_binned, read_window_targets
 from .targets import default_targets, read_targets, select_tracks
 from .vcf import read_vcf
 
-__all__ = ["default_targets", "read_targets", "read_vcf", "select_tracks"]
+__all__ = [
+    "BigWigTracks",
+    "bigwig",
+    "check_chromosomes",
+    "read_binned",
+    "read_window_targets",
+    "default_targets",
+    "read_targets",
+    "read_vcf",
+    "select_tracks",
+]
