@@ -1,0 +1,76 @@
+"""Model calls on one-hot batches with the official reverse-complement and shift ensembling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """The torch dtype for ``dtype``, refusing one the device cannot run."""
+    if isinstance(dtype, torch.dtype):
+        dtype = str(dtype).removeprefix("torch.")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r}; expected one of {list(DTYPES)}")
+    if dtype == "float16" and device.type == "cpu":
+        raise ValueError("dtype='float16' is not supported on the cpu device; expected 'float32' or 'bfloat16'")
+    return DTYPES[dtype]
+
+
+def shift_onehot(onehot: torch.Tensor, shift: int) -> torch.Tensor:
+    """Move the sequence ``shift`` bp to the right (left if negative), filling with N (all-zero)."""
+    if shift == 0:
+        return onehot
+    out = torch.zeros_like(onehot)
+    if shift > 0:
+        out[:, shift:] = onehot[:, :-shift]
+    else:
+        out[:, :shift] = onehot[:, -shift:]
+    return out
+
+
+def strand_pair_permutation(targets, tracks: np.ndarray | None) -> np.ndarray | None:
+    """Column permutation that swaps strand-paired tracks, within the computed ``tracks``; None without pairs."""
+    if targets is None or "strand_pair" not in targets.columns:
+        return None
+    pairs = targets["strand_pair"].to_numpy()
+    positions = np.arange(len(targets)) if tracks is None else np.asarray(tracks)
+    column_of = {int(track): column for column, track in enumerate(positions)}
+    # A pair whose partner was not requested keeps its own column: the best available approximation.
+    return np.array([column_of.get(int(pairs[track]), column) for column, track in enumerate(positions)])
+
+
+def predict_onehot(
+    model,
+    onehot: torch.Tensor,
+    *,
+    tracks: np.ndarray | None = None,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    dtype: torch.dtype = torch.float32,
+    strand_pairs: np.ndarray | None = None,
+) -> torch.Tensor:
+    """Ensembled coverage ``(batch, bins, tracks)`` in float32 for a one-hot batch already on the model's device.
+
+    Every shift is predicted on the forward strand and, with ``rc``, on the reverse complement whose
+    output bins are reversed back (and strand-paired tracks swapped); the members are averaged, as the
+    official ``ensemble_rc``/``ensemble_shift`` do.
+    """
+    total, members = None, 0
+    with torch.inference_mode():
+        for shift in shifts:
+            shifted = shift_onehot(onehot, int(shift)).to(dtype)
+            for reverse in (False, True) if rc else (False,):
+                x = shifted.flip(1, 2) if reverse else shifted
+                out = model(x, tracks=tracks).float()
+                if reverse:
+                    out = out.flip(1)
+                    if strand_pairs is not None:
+                        out = out[..., torch.as_tensor(strand_pairs, device=out.device)]
+                total = out if total is None else total + out
+                members += 1
+    return total / members
