@@ -172,6 +172,7 @@ def check_chromosomes(
     *,
     required: Iterable[str] | None = None,
     name: str = "bigWig",
+    against: str = "the genome",
 ) -> None:
     """Check that a bigWig names (and sizes) chromosomes as the genome does.
 
@@ -188,6 +189,8 @@ def check_chromosomes(
         genome chromosome.
     name
         How the bigWig is named in messages (its path).
+    against
+        How ``genome_chroms`` is named in messages.
 
     Raises
     ------
@@ -207,14 +210,14 @@ def check_chromosomes(
         hint = ""
         if all(t in bw for t in toggled):
             hint = (
-                f"; this is a 'chr' prefix mismatch: the genome names {missing[0]!r} what the bigWig names "
+                f"; this is a 'chr' prefix mismatch: {against} names {missing[0]!r} what the bigWig names "
                 f"{toggled[0]!r}"
             )
-        raise ValueError(f"{name} lacks chromosome(s) {shown} of the genome; it has {present}{hint}")
+        raise ValueError(f"{name} lacks chromosome(s) {shown} of {against}; it has {present}{hint}")
     wrong = [(c, bw[c], genome[c]) for c in needed if genome.get(c) is not None and bw[c] not in (None, genome[c])]
     if wrong:
-        shown = ", ".join(f"{c}: {b} in the bigWig vs {g} in the genome" for c, b, g in wrong[:5])
-        raise ValueError(f"{name} has chromosome lengths that differ from the genome ({shown}); another assembly?")
+        shown = ", ".join(f"{c}: {b} in the bigWig vs {g} in {against}" for c, b, g in wrong[:5])
+        raise ValueError(f"{name} has chromosome lengths that differ from {against} ({shown}); another assembly?")
 
 
 def read_coverage(bigwig, chrom: str, start: int, end: int) -> np.ndarray:
