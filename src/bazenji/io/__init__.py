@@ -2,10 +2,12 @@
 
 from . import bigwig
 from .bigwig import BigWigTracks, check_chromosomes, read_binned, read_window_targets
+from .genome import Genome
 from .targets import default_targets, read_targets, select_tracks
 from .vcf import read_vcf
 
 __all__ = [
+    "Genome",
     "BigWigTracks",
     "bigwig",
     "check_chromosomes",

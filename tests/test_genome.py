@@ -1,0 +1,217 @@
+import gzip
+import os
+import pickle
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+import bazenji as bz
+from bazenji.io import Genome
+
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def write_bgzf(path, data: bytes, block: int = 97) -> list[tuple[int, int]]:
+    """Write ``data`` as BGZF blocks of ``block`` bytes, from the SAM spec's description; return block starts."""
+    out, starts = bytearray(), []
+    for i in range(0, len(data), block):
+        chunk = data[i : i + block]
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        deflated = packer.compress(chunk) + packer.flush()
+        bsize = 18 + len(deflated) + 8
+        header = (
+            b"\x1f\x8b\x08\x04"
+            + b"\0\0\0\0"
+            + b"\0\xff"
+            + struct.pack("<H", 6)
+            + b"BC"
+            + struct.pack("<HH", 2, bsize - 1)
+        )
+        starts.append((len(out), i))
+        out += header + deflated + struct.pack("<II", zlib.crc32(chunk), len(chunk))
+    out += BGZF_EOF
+    path.write_bytes(bytes(out))
+    assert gzip.decompress(bytes(out)) == data
+    return starts
+
+
+def fasta_text(seqs: dict[str, str], widths: dict[str, int], newline: str = "\n") -> str:
+    lines = []
+    for name, seq in seqs.items():
+        lines.append(f">{name} some description")
+        w = widths[name]
+        lines += [seq[i : i + w] for i in range(0, len(seq), w)]
+    return newline.join(lines) + newline
+
+
+def ref_fetch(seqs, chrom, start, end):
+    seq = seqs[chrom]
+    return "".join(seq[i] if 0 <= i < len(seq) else "N" for i in range(start, end))
+
+
+def ref_codes(text):
+    table = {"A": 0, "C": 1, "G": 2, "T": 3}
+    return np.array([table.get(c.upper(), 4) for c in text], dtype=np.uint8)
+
+
+@pytest.fixture
+def seqs():
+    rng = np.random.default_rng(0)
+    chr1 = "".join(rng.choice(list("ACGTacgt"), 1000))
+    chr1 = chr1[:100] + "N" * 50 + chr1[150:300] + "RYKMSWnn" + chr1[308:]
+    chr2 = "".join(rng.choice(list("ACGT"), 333))
+    return {"chr1": chr1, "chr2": chr2, "chrM": "GATTACA"}
+
+
+@pytest.fixture
+def fasta(tmp_path, seqs):
+    path = tmp_path / "genome.fa"
+    path.write_text(fasta_text(seqs, {"chr1": 60, "chr2": 7, "chrM": 3}))
+    return path
+
+
+WINDOWS = [("chr1", -30, 20), ("chr1", 95, 160), ("chr1", 290, 320), ("chr1", 980, 1040), ("chr1", 2000, 2010),
+           ("chr2", 0, 333), ("chr2", -5, 400), ("chrM", -2, 9), ("chrM", 3, 3)]  # fmt: skip
+
+
+def test_fai_written_in_samtools_format(fasta):
+    Genome(fasta)
+    # hand computed: chr1's header line is 23 bytes, then 17 lines of 60 bases (the last 40) plus newlines
+    rows = [line.split("\t") for line in (fasta.parent / "genome.fa.fai").read_text().splitlines()]
+    chr2_offset = 23 + 1000 + 17 + len(">chr2 some description\n")
+    assert rows[0] == ["chr1", "1000", "23", "60", "61"]
+    assert rows[1] == ["chr2", "333", str(chr2_offset), "7", "8"]
+    assert rows[2][:2] == ["chrM", "7"] and rows[2][3:] == ["3", "4"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_plain_fasta_fetch_matches_reference(tmp_path, seqs, newline):
+    path = tmp_path / "g.fa"
+    path.write_bytes(fasta_text(seqs, {"chr1": 60, "chr2": 7, "chrM": 3}, newline).encode())
+    genome = Genome(path)
+    assert genome.chrom_sizes == {k: len(v) for k, v in seqs.items()}
+    assert genome.chroms == ["chr1", "chr2", "chrM"] and genome.path == str(path) and genome.kind == "fasta"
+    for chrom, start, end in WINDOWS:
+        expected = ref_fetch(seqs, chrom, start, end)
+        assert genome.fetch(chrom, start, end) == expected
+        assert genome.fetch(chrom, start, end, upper=True) == expected.upper()
+        assert np.array_equal(genome.fetch_codes(chrom, start, end), ref_codes(expected))
+
+
+def test_fetch_codes_many_matches_single_fetches(fasta, seqs):
+    genome = Genome(fasta)
+    chroms = ["chr1", "chr2", "chrM", "chr1", "chr1"]
+    starts = [-40, 300, -10, 960, 5000]
+    got = genome.fetch_codes_many(chroms, starts, 64)
+    for row, chrom, start in zip(got, chroms, starts, strict=True):
+        assert np.array_equal(row, ref_codes(ref_fetch(seqs, chrom, start, start + 64)))
+
+
+def test_bgzip_fasta_builds_gzi_and_matches_plain(tmp_path, fasta, seqs):
+    data = fasta.read_bytes()
+    path = tmp_path / "g.fa.gz"
+    blocks = write_bgzf(path, data)
+    genome = Genome(path)
+    assert genome.kind == "bgzip"
+    gzi = np.fromfile(str(path) + ".gzi", dtype="<u8")
+    assert gzi[0] == len(blocks) - 1
+    assert gzi[1:].reshape(-1, 2).tolist() == [list(b) for b in blocks[1:]]
+    for chrom, start, end in WINDOWS:
+        assert genome.fetch(chrom, start, end) == ref_fetch(seqs, chrom, start, end)
+    many = genome.fetch_codes_many(["chr1", "chr2"], [-3, 320], 50)
+    assert np.array_equal(many[1], ref_codes(ref_fetch(seqs, "chr2", 320, 370)))
+    # a second open reads the written indexes and gives the same answers
+    again = Genome(path)
+    assert again.fetch("chr1", 100, 400) == genome.fetch("chr1", 100, 400)
+    assert again.fingerprint == genome.fingerprint == Genome(fasta).fingerprint == Genome(seqs).fingerprint
+
+
+def test_plain_gzip_is_refused(tmp_path, fasta):
+    path = tmp_path / "g.fa.gz"
+    path.write_bytes(gzip.compress(fasta.read_bytes()))
+    with pytest.raises(ValueError, match="not with bgzip"):
+        Genome(path)
+
+
+def test_fingerprint_tracks_content_not_format(tmp_path, seqs):
+    a = tmp_path / "a.fa"
+    a.write_text(fasta_text(seqs, {"chr1": 60, "chr2": 7, "chrM": 3}))
+    b = tmp_path / "b.fa"
+    b.write_text(fasta_text({k: v.upper() for k, v in seqs.items()}, {"chr1": 13, "chr2": 100, "chrM": 7}))
+    assert Genome(a).fingerprint == Genome(b).fingerprint == Genome(seqs).fingerprint
+    renamed = dict(seqs, chrM="GATTACA")
+    renamed["chrX"] = renamed.pop("chr2")
+    assert Genome(renamed).fingerprint != Genome(seqs).fingerprint
+    assert Genome(dict(seqs, chrM="GATTAC")).fingerprint != Genome(seqs).fingerprint
+    assert "3seq" in Genome(seqs).fingerprint
+
+
+def test_in_memory_index_when_folder_not_writable(tmp_path, fasta, seqs, monkeypatch, caplog):
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with caplog.at_level("WARNING", logger="bazenji"):
+        genome = Genome(fasta)
+    assert not (fasta.parent / "genome.fa.fai").exists()
+    assert "indexed in memory" in caplog.text
+    assert genome.fetch("chr2", 10, 30) == seqs["chr2"][10:30]
+
+
+def test_stale_index_is_rebuilt(tmp_path, seqs):
+    path = tmp_path / "g.fa"
+    path.write_text(fasta_text(seqs, {"chr1": 60, "chr2": 7, "chrM": 3}))
+    Genome(path)
+    path.write_text(fasta_text({"chrZ": "ACGTACGT"}, {"chrZ": 3}))
+    os.utime(path, (os.path.getmtime(path) + 10,) * 2)
+    assert Genome(path).chrom_sizes == {"chrZ": 8}
+
+
+def test_unknown_chromosome_names_the_prefix(fasta):
+    genome = Genome(fasta)
+    with pytest.raises(ValueError, match=r"'1'.*'chr' prefix"):
+        genome.fetch_codes("1", 0, 10)
+    with pytest.raises(ValueError, match=r"5 chromosome names.*'a', 'b', 'c', 'd', 'e'"):
+        genome.check_chroms(["a", "b", "c", "d", "e", "chr1"])
+    with pytest.raises(ValueError, match="and 1 more"):
+        genome.check_chroms(list("abcdef"))
+    genome.check_chroms(["chr1", "chrM"])
+    nochr = Genome({"1": "ACGT"})
+    with pytest.raises(ValueError, match="without the 'chr' prefix"):
+        nochr.check_chroms(["chr1"])
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("ACGT\n>chr1\nACGT\n", "line 1: sequence before the first"),
+        (">chr1\nACGT\nAC\nACGT\n", "line 4: sequence 'chr1' continues after a shorter"),
+        (">chr1\nACGT\nACGTA\n", "line 3: sequence 'chr1' has a line of 5 bases"),
+        (">chr1\nAC\n>chr1\nAC\n", "line 3: sequence name 'chr1' appears twice"),
+        ("", "no '>' sequence header"),
+    ],
+)
+def test_malformed_fasta_names_the_line(tmp_path, text, match):
+    path = tmp_path / "bad.fa"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        Genome(path)
+
+
+def test_missing_file_and_bad_ranges(tmp_path, fasta):
+    with pytest.raises(FileNotFoundError, match="nope.fa"):
+        Genome(tmp_path / "nope.fa")
+    with pytest.raises(ValueError, match="end=5 is before start=10"):
+        Genome(fasta).fetch("chr1", 10, 5)
+    with pytest.raises(TypeError, match="FASTA path or a dict"):
+        Genome(42)
+
+
+def test_pickle_round_trip_reopens_file(fasta, seqs):
+    genome = Genome(fasta)
+    genome.fetch("chr1", 0, 10)
+    clone = pickle.loads(pickle.dumps(genome))
+    assert clone.fetch("chr1", 0, 100) == seqs["chr1"][:100]
+    assert bz.io.Genome(genome).fetch("chrM", 0, 7) == "GATTACA"
