@@ -1,20 +1,144 @@
-"""The ``bazenji`` command."""
+"""The ``bazenji`` command: ``predict``, ``demo``."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
+from pathlib import Path
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers such as -1,0,1") from err
+
+
+def _tracks(text: str | None):
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if all(p.lstrip("-").isdigit() for p in parts):
+        return [int(p) for p in parts]
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps or auto (default: bz.settings.device)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--batch-size", type=int, default=None, help="windows per model call")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch and numba")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``bazenji`` command."""
+    parser = argparse.ArgumentParser(
+        prog="bazenji",
+        description="Basenji2 predictions for the scverse: genomic intervals in, regions x tracks AnnData out.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict tracks for regions (BED/narrowPeak) into .h5ad or .zarr",
+        description="Predict Basenji2 coverage for every region; with no REGIONS, runs on the embedded demo.",
+    )
+    predict.add_argument("regions", nargs="?", help="BED / narrowPeak / TSV of regions, or an existing window store")
+    predict.add_argument("--genome", help="FASTA (with or without .fai; bgzip + .gzi works)")
+    predict.add_argument("--model", help="weights: model_human.h5, basenji2.pth, a multimolecule or bazenji dir, demo")
+    predict.add_argument("--targets", help="Basenji targets table (targets_human.txt) to use as the track table")
+    predict.add_argument("--tracks", help="assay (CAGE), pandas query, identifiers or positions (comma-separated)")
+    predict.add_argument("--rc", action="store_true", help="average with the reverse-complement prediction")
+    predict.add_argument("--shifts", type=_int_list, default=[0], help="shift ensemble in bp, e.g. -1,0,1")
+    predict.add_argument("--mode", choices=["centered", "tiled"], default="centered")
+    predict.add_argument("--aggregate", choices=["mean", "sum", "max", "center"], default="mean")
+    predict.add_argument("--store", help="window store path (kept; reuse it to resume an interrupted run)")
+    predict.add_argument("-o", "--output", help="OUT.h5ad or OUT.zarr (default: predictions.h5ad)")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _common(predict)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole flow on the embedded demo: predictions, clusters and a heatmap",
+        description="Predict the demo regions with the demo model, cluster them with scanpy, save a heatmap.",
+    )
+    demo.add_argument("-o", "--outdir", default="bazenji_demo_out", help="output folder (default: %(default)s)")
+    _common(demo)
+    return parser
+
+
+def _setup(args) -> None:
+    import bazenji as bz
+
+    logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr)
+    if args.quiet:
+        bz.settings.progress = False
+    if args.threads:
+        bz.settings.n_threads = args.threads
+
+
+def run_predict(args) -> int:
+    """``bazenji predict``."""
+    import bazenji as bz
+
+    output = Path(args.output or "predictions.h5ad")
+    if output.suffix not in (".h5ad", ".zarr"):
+        raise ValueError(f"output {output}: expected a .h5ad or .zarr path")
+    if output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    regions, genome, model = args.regions, args.genome, args.model
+    if regions is None:
+        demo = bz.datasets.demo()
+        regions, genome, model = demo.regions, genome or demo.fasta, model or "demo"
+        print(f"no regions given: predicting the demo regions ({demo.regions})", file=sys.stderr)
+    if model is None:
+        raise ValueError("--model is required with REGIONS (weights file, or 'demo')")
+    model = bz.models.load(model, targets=args.targets)
+    tic = time.perf_counter()
+    adata = bz.tl.predict(
+        regions, model, genome, tracks=_tracks(args.tracks), mode=args.mode, aggregate=args.aggregate, rc=args.rc,
+        shifts=args.shifts, store=args.store, keep_store=args.store is not None, device=args.device,
+        dtype=args.dtype, batch_size=args.batch_size,
+    )  # fmt: skip
+    seconds = time.perf_counter() - tic
+    if output.suffix == ".zarr":
+        adata.write_zarr(output)
+    else:
+        adata.write_h5ad(output)
+    info = adata.uns["bazenji"]
+    windows = info["windows"]
+    print(
+        f"regions   {adata.n_obs:,}\n"
+        f"windows   {windows['n_windows']:,} ({windows['mode']}; {windows.get('n_windows_saved', 0):,} saved)\n"
+        f"tracks    {adata.n_vars:,}\n"
+        f"ensemble  rc={info['ensemble']['rc']} shifts={info['ensemble']['shifts']}\n"
+        f"speed     {windows['n_windows'] / seconds:.2f} windows/s on {info['device']} ({info['dtype']}), "
+        f"{seconds:.1f} s in all\n"
+        f"written   {output}" + (f"\nstore     {args.store}" if args.store else "")
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``bazenji`` command line."""
-    parser = argparse.ArgumentParser(prog="bazenji", description="Basenji2 predictions for the scverse.")
-    parser.add_subparsers(dest="command")
+    """Run the ``bazenji`` command line; returns the exit status."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    _setup(args)
+    try:
+        if args.command == "predict":
+            return run_predict(args)
+        from .datasets._demo_job import run_demo
+
+        return run_demo(outdir=args.outdir, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
+        print(f"bazenji {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
