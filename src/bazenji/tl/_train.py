@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import store as bz_store
@@ -257,7 +256,9 @@ def train(
         )
     train_windows = _split_windows(dataset, "train")
     valid_dataset = dataset if valid is None else (bz_store.open(valid) if not hasattr(valid, "sizes") else valid)
-    valid_windows = _split_windows(valid_dataset, "valid") if valid is None else np.arange(valid_dataset.sizes["window"])
+    valid_windows = (
+        _split_windows(valid_dataset, "valid") if valid is None else np.arange(valid_dataset.sizes["window"])
+    )
     if train_windows.size == 0:
         raise ValueError("no training windows: the store's split variable has no 'train' windows")
     batch_size = batch_size or settings.batch_size
