@@ -19,10 +19,13 @@ import pandas as pd
 
 from ._names import make_unique, show
 
-__all__ = ["UNKNOWN_ASSAY", "default_targets", "read_targets", "select_tracks"]
+__all__ = ["UNKNOWN_ASSAY", "TrackSelection", "default_targets", "read_targets", "select_tracks"]
 
 #: ``assay`` of a track whose description has no ``PREFIX:`` to read the assay from.
 UNKNOWN_ASSAY = "unknown"
+
+#: What ``tracks=`` accepts wherever tracks are chosen (see :func:`select_tracks`).
+TrackSelection = None | int | slice | str | Sequence[int] | Sequence[str] | Sequence[bool] | np.ndarray | pd.Series
 
 _REQUIRED = ("identifier", "description")
 # Output column order; columns after the parsed ones appear only when the input has them.
@@ -45,9 +48,20 @@ def read_targets(path_or_df: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
 
     Returns
     -------
-    One row per track, in the table's (the model's output) order. The index holds unique track names: the
-    ``identifier``, with ``-1``, ``-2`` ... appended to repeats (a warning says which), and ``track_<i>``
-    for a missing identifier. Columns:
+    The track table, one row per track in the model's output order, with the columns listed under Notes.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path_or_df`` is a path that does not exist.
+    ValueError
+        ``identifier`` or ``description`` is missing, or the file cannot be parsed as a table.
+
+    Notes
+    -----
+    The index holds unique track names, the ``identifier`` with ``-1``, ``-2`` ... appended to repeats (a
+    warning says which), or ``track_<i>`` for a missing identifier. The columns, all writable to ``.h5ad`` and
+    ``.zarr``, are
 
     ``identifier``, ``description``
         As in the table (strings).
@@ -63,16 +77,7 @@ def read_targets(path_or_df: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
         first ``:`` (so ``CAGE:lung adenocarcinoma cell line:PC-14`` keeps its inner colon). Missing (NaN)
         when there is nothing after the prefix or no prefix.
     ``clip``, ``scale``, ``sum_stat`` (categorical), ``strand_pair``, ``index``, ``genome``, ``file``
-        As in the table, when present.
-
-    Every column is writable to ``.h5ad`` and ``.zarr``.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path_or_df`` is a path that does not exist.
-    ValueError
-        ``identifier`` or ``description`` is missing, or the file cannot be parsed as a table.
+        As in the table, when present, followed by any other column of the input.
     """
     table = _load(path_or_df)
     missing = [c for c in _REQUIRED if c not in table.columns]
@@ -113,9 +118,17 @@ def default_targets(n_tracks: int) -> pd.DataFrame:
 
     Returns
     -------
-    ``n_tracks`` rows named ``track_0`` ... ``track_{n_tracks - 1}`` with a single column, ``identifier``,
-    holding the same names. There is deliberately no ``assay`` (or any parsed) column: code that uses a
-    track table must not assume the human one.
+    ``n_tracks`` rows named ``track_0`` ... ``track_{n_tracks - 1}``, with the same names in ``identifier``.
+
+    Raises
+    ------
+    ValueError
+        ``n_tracks`` is not a positive integer.
+
+    Notes
+    -----
+    ``identifier`` is the only column. There is deliberately no ``assay`` (or any other parsed) column, so code
+    that uses a track table cannot come to rely on the human one.
     """
     if isinstance(n_tracks, bool) or not isinstance(n_tracks, int | np.integer) or n_tracks < 1:
         raise ValueError(f"n_tracks={n_tracks!r}; expected a positive integer")
@@ -123,7 +136,7 @@ def default_targets(n_tracks: int) -> pd.DataFrame:
     return pd.DataFrame({"identifier": names}, index=pd.Index(names, dtype=object))
 
 
-def select_tracks(table: pd.DataFrame, tracks=None) -> np.ndarray:
+def select_tracks(table: pd.DataFrame, tracks: TrackSelection = None) -> np.ndarray:
     """Positions of the tracks ``tracks`` selects in ``table``.
 
     Parameters
@@ -146,8 +159,7 @@ def select_tracks(table: pd.DataFrame, tracks=None) -> np.ndarray:
 
     Returns
     -------
-    int64 positions into ``table``. Positions, names and identifiers keep the order given; masks, assays and
-    expressions keep the table's order.
+    int64 positions into ``table``, in the order given for positions, names and identifiers, else in table order.
 
     Raises
     ------

@@ -45,15 +45,31 @@ def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 5
 
     Returns
     -------
-    One row per kept alternative allele, in file order, indexed by ``id``, with columns
+    One row per kept alternative allele in file order, indexed by ``id``, with the columns listed under Notes.
 
-    ``chrom`` (categorical), ``pos`` (int64, 1-based, as in the file), ``ref``, ``alt`` (upper-case)
-        The variant. Alleles are not trimmed or normalised: the position and alleles are those of the file.
+    Raises
+    ------
+    FileNotFoundError
+        ``path_or_df`` is a path that does not exist.
+    ValueError
+        A malformed record (fewer than five tab-separated fields, a position that is not a positive integer, an
+        empty chromosome, REF or ALT with letters other than bases, a QUAL that is not a number); the message
+        names the line (file) or row (DataFrame). Also a ``max_indel`` that is not a positive integer, or a
+        DataFrame without the required columns.
+
+    Warns
+    -----
+    UserWarning
+        When alleles are skipped (how many, and why) or repeated IDs are made unique.
+
+    Notes
+    -----
+    ``chrom`` (categorical), ``pos`` (int64, 1-based), ``ref``, ``alt``
+        The variant as in the file, with the alleles upper-cased but not trimmed or normalised.
     ``id``
         Unique name: the VCF ID for a record with one ALT allele; ``<ID>_<ALT>`` for each allele of a
         multi-allelic record (``rs1_T``, ``rs1_G``); ``<chrom>:<pos>:<ref>:<alt>`` when the ID is ``.``.
-        Names that still repeat (the same ID on several records) get ``-1``, ``-2`` ... appended, with a
-        warning.
+        Names that still repeat (the same ID on several records) get ``-1``, ``-2`` ... appended.
     ``vcf_id``
         The ID field as written in the file (``.`` when missing).
     ``allele``
@@ -62,22 +78,13 @@ def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 5
         Categorical, from the allele lengths: ``SNV``, ``MNV`` (equal lengths above one), ``insertion``
         (ALT longer) or ``deletion`` (ALT shorter).
     ``qual``, ``filter``
-        QUAL as float (NaN for ``.``) and FILTER (NaN for ``.``), when the input has them.
+        QUAL as float and FILTER as categorical, NaN for ``.`` or when the input lacks them.
 
-    Alternative alleles that cannot be scored are skipped, never silently: symbolic alleles (``<DEL>``,
-    ``<INS>``, the spanning deletion ``*``), breakends (``A[chr2:10[``, ``.A``), alleles longer than
-    ``max_indel``, ``ALT`` ``.`` and ``ALT`` equal to ``REF``. A :class:`UserWarning` says how many and why,
-    and ``df.attrs["skipped"]`` holds the count per reason (``symbolic``, ``breakend``, ``too_long``,
-    ``no_alt``, ``ref_equals_alt``); ``df.attrs["n_records"]`` is the number of records read.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path_or_df`` is a path that does not exist.
-    ValueError
-        A malformed record: fewer than five tab-separated fields, a position that is not a positive integer, an
-        empty chromosome, REF or ALT with letters other than bases; the message names the line (file) or row
-        (DataFrame). Also a negative ``max_indel`` or a DataFrame without the required columns.
+    Alternative alleles that cannot be scored are skipped and counted, never silently. They are symbolic
+    alleles (``<DEL>``, ``<INS>``, the spanning deletion ``*``), breakends (``A[chr2:10[``, ``.A``), alleles
+    longer than ``max_indel``, ALT ``.`` and ALT equal to REF. ``df.attrs["skipped"]`` holds the count per
+    reason (``symbolic``, ``breakend``, ``too_long``, ``no_alt``, ``ref_equals_alt``) and
+    ``df.attrs["n_records"]`` the number of records read.
     """
     if isinstance(max_indel, bool) or not isinstance(max_indel, int | np.integer) or max_indel < 1:
         raise ValueError(f"max_indel={max_indel!r}; expected a positive integer (bases)")
