@@ -3,11 +3,13 @@
 from . import bigwig
 from .bigwig import BigWigTracks, check_chromosomes, read_binned, read_window_targets
 from .genome import Genome
+from .regions import read_regions
 from .targets import default_targets, read_targets, select_tracks
 from .vcf import read_vcf
 
 __all__ = [
     "Genome",
+    "read_regions",
     "BigWigTracks",
     "bigwig",
     "check_chromosomes",

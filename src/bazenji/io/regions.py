@@ -1,0 +1,363 @@
+"""Genomic regions from BED, narrowPeak, pyranges, DataFrames and AnnData into one pyranges-style table.
+
+The table has ``Chromosome``, ``Start``, ``End`` (0-based, half-open, ``int64``), optional ``Strand``
+and ``Name``, then any other input columns; its index holds unique region names (``Name`` where given,
+else ``chr:start-end``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from .genome import Genome
+
+BED_COLUMNS = [
+    "Chromosome",
+    "Start",
+    "End",
+    "Name",
+    "Score",
+    "Strand",
+    "ThickStart",
+    "ThickEnd",
+    "ItemRGB",
+    "BlockCount",
+    "BlockSizes",
+    "BlockStarts",
+]
+NARROWPEAK_COLUMNS = [*BED_COLUMNS[:6], "SignalValue", "PValue", "QValue", "Peak"]
+BROADPEAK_COLUMNS = NARROWPEAK_COLUMNS[:9]
+_FORMATS = {"bed": BED_COLUMNS, "narrowpeak": NARROWPEAK_COLUMNS, "broadpeak": BROADPEAK_COLUMNS}
+
+_ALIASES = {
+    "Chromosome": ("chromosome", "chrom", "chr", "seqnames", "seqname", "contig", "#chrom", "chromosome_name"),
+    "Start": ("start", "chromstart", "begin"),
+    "End": ("end", "chromend", "stop"),
+    "Strand": ("strand",),
+    "Name": ("name",),
+}
+_INTERVAL_NAME = re.compile(r"^(?P<chrom>.+)[:_-](?P<start>\d+)[_-](?P<end>\d+)$")
+_HEADER_PREFIXES = ("#", "track ", "track\t", "browser ", "browser\t")
+
+
+def _describe_rows(positions: np.ndarray, lines: np.ndarray | None) -> str:
+    shown = (lines[positions] if lines is not None else positions)[:10].tolist()
+    what = "lines" if lines is not None else "rows"
+    more = f" and {len(positions) - 10} more" if len(positions) > 10 else ""
+    return f"{what} {', '.join(map(str, shown))}{more}"
+
+
+# -- files ---------------------------------------------------------------------------------------------
+def _file_format(path: str) -> str:
+    name = path.lower()
+    for suffix in (".gz", ".bgz"):
+        name = name.removesuffix(suffix)
+    if name.endswith(".narrowpeak"):
+        return "narrowpeak"
+    if name.endswith(".broadpeak"):
+        return "broadpeak"
+    return "bed"
+
+
+def _read_bed(path: str, fmt: str) -> tuple[pd.DataFrame, np.ndarray]:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8")
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    sep: str | None = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.rstrip()
+        if not line or line.startswith(_HEADER_PREFIXES) or line in ("track", "browser"):
+            continue
+        if sep is None:
+            sep = "\t" if "\t" in line else None
+        fields = line.split(sep)
+        if rows and len(fields) != len(rows[0]):
+            raise ValueError(
+                f"{path}, line {lineno}: {len(fields)} fields where line {numbers[0]} has {len(rows[0])}: {line!r}"
+            )
+        rows.append(fields)
+        numbers.append(lineno)
+    if not rows:
+        raise ValueError(f"no regions in {path}: the file has no data lines")
+    columns = _FORMATS[fmt]
+    n = len(rows[0])
+    low = 10 if fmt == "narrowpeak" else 9 if fmt == "broadpeak" else 3
+    if not low <= n <= len(columns):
+        expected = f"{low}" if low == len(columns) else f"{low} to {len(columns)}"
+        raise ValueError(f"{path}, line {numbers[0]}: {n} fields, expected {expected} for {fmt}: {rows[0]!r}")
+    return pd.DataFrame(rows, columns=columns[:n]), np.asarray(numbers)
+
+
+# -- in-memory sources ---------------------------------------------------------------------------------
+def _rename_columns(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    lower = {str(c).lower(): c for c in df.columns}
+    renames = {}
+    for canonical, aliases in _ALIASES.items():
+        if canonical in df.columns:
+            continue
+        for alias in aliases:
+            if alias in lower:
+                renames[lower[alias]] = canonical
+                break
+    df = df.rename(columns=renames)
+    missing = [c for c in ("Chromosome", "Start", "End") if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{what} lacks interval columns {missing}: expected Chromosome/Start/End (pyranges) or "
+            f"chrom/chromStart/chromEnd (BED) names, got columns {list(map(str, df.columns))[:12]}"
+        )
+    return df
+
+
+def _has_interval_columns(df: pd.DataFrame) -> bool:
+    try:
+        _rename_columns(df.iloc[:0], "")
+    except ValueError:
+        return False
+    return True
+
+
+def parse_interval_names(names: Sequence[str], what: str = "names") -> pd.DataFrame:
+    """Intervals from names like ``chr1:100-600``, ``chr1-100-600`` or ``chr1_100_600`` (commas allowed).
+
+    Parameters
+    ----------
+    names
+        The interval names.
+    what
+        What the names are, for the error message.
+
+    Returns
+    -------
+    DataFrame with ``Chromosome``, ``Start``, ``End`` and the names as index.
+    """
+    names = [str(n) for n in names]
+    parsed = [_INTERVAL_NAME.match(n.replace(",", "")) for n in names]
+    bad = [n for n, m in zip(names, parsed, strict=True) if m is None]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ValueError(f"{len(bad)} {what} are not intervals like 'chr1:100-600' or 'chr1-100-600': {shown}")
+    return pd.DataFrame(
+        {
+            "Chromosome": [m["chrom"] for m in parsed],
+            "Start": [int(m["start"]) for m in parsed],
+            "End": [int(m["end"]) for m in parsed],
+        },
+        index=pd.Index(names),
+    )
+
+
+def _from_anndata(adata: AnnData, axis: str | None) -> tuple[pd.DataFrame, str]:
+    tables = {"obs": (adata.obs, adata.obs_names), "var": (adata.var, adata.var_names)}
+    axes = [axis] if axis is not None else ["obs", "var"]
+    for ax in axes:
+        table, _ = tables[ax]
+        if _has_interval_columns(table):
+            return _rename_columns(table.copy(), f"AnnData .{ax}"), f"AnnData .{ax}"
+    order = [axis] if axis is not None else ["var", "obs"]
+    errors = []
+    for ax in order:
+        _, names = tables[ax]
+        try:
+            parsed = parse_interval_names(names, f"{ax}_names")
+        except ValueError as err:
+            errors.append(str(err))
+            continue
+        table = tables[ax][0]
+        extra = table.drop(columns=[c for c in parsed.columns if c in table.columns])
+        return pd.concat([parsed, extra.set_axis(parsed.index)], axis=1), f"AnnData .{ax}_names"
+    raise ValueError(
+        f"no intervals in the AnnData: neither {' nor '.join('.' + a for a in axes)} has Chromosome/Start/End "
+        f"columns, and {'; '.join(errors)}"
+    )
+
+
+# -- common checks -------------------------------------------------------------------------------------
+def _integers(df: pd.DataFrame, column: str, lines: np.ndarray | None, what: str) -> None:
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna().to_numpy() | (values.to_numpy(dtype=float) % 1 != 0)
+    if bad.any():
+        example = df[column].iloc[int(np.flatnonzero(bad)[0])]
+        raise ValueError(
+            f"{what}: {column} is not an integer on {_describe_rows(np.flatnonzero(bad), lines)} (e.g. {example!r})"
+        )
+    df[column] = values.astype(np.int64)
+
+
+def _finish(
+    df: pd.DataFrame,
+    lines: np.ndarray | None,
+    what: str,
+    *,
+    names: pd.Index | None,
+    summit: bool | int,
+    genome: Genome | None,
+) -> pd.DataFrame:
+    if len(df) == 0:
+        raise ValueError(f"no regions in {what}")
+    df = df.reset_index(drop=True)
+    df["Chromosome"] = df["Chromosome"].astype(str)
+    for column in ("Start", "End"):
+        _integers(df, column, lines, what)
+    negative = np.flatnonzero((df["Start"] < 0).to_numpy())
+    if len(negative):
+        raise ValueError(f"{what}: negative Start on {_describe_rows(negative, lines)}")
+    empty = np.flatnonzero((df["Start"] >= df["End"]).to_numpy())
+    if len(empty):
+        raise ValueError(f"{what}: Start >= End on {_describe_rows(empty, lines)}; regions must be non-empty")
+    if "Strand" in df.columns:
+        df["Strand"] = df["Strand"].astype(object).where(df["Strand"].notna(), ".").astype(str)
+        bad = np.flatnonzero(~df["Strand"].isin(["+", "-", "."]).to_numpy())
+        if len(bad):
+            raise ValueError(
+                f"{what}: Strand must be '+', '-' or '.', got {df['Strand'].iloc[bad[0]]!r} on "
+                f"{_describe_rows(bad, lines)}"
+            )
+    for column in df.columns.difference(["Chromosome", "Start", "End", "Strand", "Name"]):
+        if df[column].dtype == object:
+            converted = pd.to_numeric(df[column].replace(".", np.nan), errors="coerce")
+            if converted.notna().sum() == df[column].replace(".", np.nan).notna().sum():
+                df[column] = converted
+    if summit is not False:
+        df = _centre_on_summit(df, summit, lines, what)
+    if genome is not None:
+        genome.check_chroms(df["Chromosome"].unique().tolist())
+        sizes = df["Chromosome"].map(genome.chrom_sizes).to_numpy()
+        past = np.flatnonzero(df["End"].to_numpy() > sizes)
+        if len(past):
+            i = past[0]
+            raise ValueError(
+                f"{what}: End runs past the chromosome end on {_describe_rows(past, lines)} (e.g. "
+                f"{df['Chromosome'].iloc[i]}:{df['Start'].iloc[i]}-{df['End'].iloc[i]}, length {sizes[i]}); "
+                "are the regions from another genome build?"
+            )
+    return _with_names(df, names)
+
+
+def _centre_on_summit(df: pd.DataFrame, summit: bool | int, lines: np.ndarray | None, what: str) -> pd.DataFrame:
+    if "Peak" not in df.columns:
+        raise ValueError(f"summit={summit!r} needs a narrowPeak 'Peak' column (summit offset), {what} has none")
+    _integers(df, "Peak", lines, what)
+    peak = df["Peak"].to_numpy()
+    at = np.where(peak >= 0, df["Start"].to_numpy() + peak, (df["Start"].to_numpy() + df["End"].to_numpy()) // 2)
+    width = df["End"].to_numpy() - df["Start"].to_numpy() if summit is True else np.full(len(df), int(summit))
+    if summit is not True and int(summit) < 1:
+        raise ValueError(f"summit={summit!r}: expected True, False or a positive width in bp")
+    df = df.copy()
+    df["Summit"] = at
+    df["Start"] = np.maximum(at - width // 2, 0)
+    df["End"] = df["Start"].to_numpy() + width
+    return df
+
+
+def _with_names(df: pd.DataFrame, names: pd.Index | None) -> pd.DataFrame:
+    coords = df["Chromosome"] + ":" + df["Start"].astype(str) + "-" + df["End"].astype(str)
+    if names is None and "Name" in df.columns:
+        given = df["Name"].astype(object)
+        usable = given.notna() & ~given.astype(str).isin([".", ""])
+        names = pd.Index(np.where(usable, given.astype(str), coords), dtype=object)
+    elif names is None:
+        names = pd.Index(coords, dtype=object)
+    names = pd.Index(names.astype(str), dtype=object)
+    if not names.is_unique:
+        from anndata.utils import make_index_unique
+
+        dup = names[names.duplicated()].unique()
+        warnings.warn(
+            f"{len(dup)} region names occur more than once (e.g. {dup[0]!r}); made unique by appending '-1', '-2', ...",
+            UserWarning,
+            stacklevel=3,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            names = pd.Index(make_index_unique(names).astype(str), dtype=object)
+    first = [c for c in ("Chromosome", "Start", "End", "Strand", "Name") if c in df.columns]
+    df = df[first + [c for c in df.columns if c not in first]].copy()
+    df.index = names
+    return df
+
+
+def read_regions(
+    source: str | os.PathLike | pd.DataFrame | AnnData | Sequence[str] | object,
+    *,
+    format: Literal["bed", "narrowpeak", "broadpeak"] | None = None,
+    summit: bool | int = False,
+    axis: Literal["obs", "var"] | None = None,
+    genome: Genome | str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Read genomic regions into a pyranges-style table.
+
+    Parameters
+    ----------
+    source
+        A BED (3 to 12 columns), narrowPeak or broadPeak file, gzip-compressed or not (``track``,
+        ``browser`` and ``#`` lines are skipped); a pyranges object (0.x or 1.x); a DataFrame with
+        pyranges (``Chromosome``, ``Start``, ``End``) or BED (``chrom``, ``chromStart``, ``chromEnd``)
+        column names; an AnnData with such columns in ``.obs`` or ``.var``, or with interval names
+        like ``chr1:100-600`` / ``chr1-100-600`` (a cells x peaks matrix); or a list of such names.
+    format
+        File format; by default from the file name (``.narrowPeak``, ``.broadPeak``, else BED).
+    summit
+        narrowPeak only: ``True`` re-centres each region on its summit keeping its width, an integer
+        makes every region that many bp wide around its summit. The summit goes in column ``Summit``.
+    axis
+        For AnnData, read the intervals from ``"obs"`` or ``"var"``; by default columns in ``.obs``,
+        then columns in ``.var``, then ``var_names``, then ``obs_names``.
+    genome
+        Check chromosome names (and that regions end within their chromosome) against this genome.
+
+    Returns
+    -------
+    DataFrame with ``Chromosome``, ``Start``, ``End`` (``int64``, 0-based half-open), ``Strand`` and
+    ``Name`` where given, then the other input columns; indexed by unique region names.
+    """
+    from anndata import AnnData
+
+    from .genome import as_genome
+
+    genome = as_genome(genome) if genome is not None else None
+    lines = names = None
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"regions file {path!r} does not exist")
+        fmt = (format or _file_format(path)).lower()
+        if fmt not in _FORMATS:
+            raise ValueError(f"format={format!r}; expected one of {sorted(_FORMATS)}")
+        df, lines = _read_bed(path, fmt)
+        what = path
+    elif isinstance(source, AnnData):
+        df, what = _from_anndata(source, axis)
+        names = df.index
+    elif isinstance(source, pd.DataFrame) or (
+        type(source).__module__.startswith("pyranges") and isinstance(getattr(source, "df", None), pd.DataFrame)
+    ):
+        what = "the pyranges object" if type(source).__module__.startswith("pyranges") else "the DataFrame"
+        df = source if isinstance(source, pd.DataFrame) else source.df
+        df = _rename_columns(pd.DataFrame(df).copy(), what)
+        if not isinstance(df.index, pd.RangeIndex) and df.index.dtype == object and "Name" not in df.columns:
+            names = df.index
+    elif isinstance(source, Sequence | np.ndarray | pd.Index) and not isinstance(source, bytes):
+        df = parse_interval_names(list(source), "region names")
+        names, what = df.index, "the region names"
+    else:
+        raise TypeError(
+            f"cannot read regions from a {type(source).__name__}; expected a BED/narrowPeak path, a DataFrame, "
+            "a pyranges object, an AnnData, or a list of names like 'chr1:100-600'"
+        )
+    return _finish(df, lines, what, names=names, summit=summit, genome=genome)
