@@ -111,6 +111,7 @@ def test_var_roundtrips_through_h5ad(human, tmp_path):
     assert back["clip"].sum() == human["clip"].sum()
 
 
+@pytest.mark.filterwarnings("ignore:Writing zarr v2 data:UserWarning")
 def test_var_roundtrips_through_zarr(human, tmp_path):
     adata = ad.AnnData(np.zeros((2, 50), dtype=np.float32), var=human.iloc[660:710])
     adata.write_zarr(tmp_path / "x.zarr")
