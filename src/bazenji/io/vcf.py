@@ -153,16 +153,16 @@ def _records_from_frame(frame: pd.DataFrame) -> Iterable[tuple[str, list[str]]]:
 
 
 def _field(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "."
     return str(value)
 
 
 def _parse_record(where: str, fields: list[str], max_indel: int, rows: list, skipped: dict) -> None:
     if len(fields) < 5:
+        line = "\t".join(fields)
         raise ValueError(
-            f"{where}: {len(fields)} tab-separated field(s); expected at least 5 (CHROM POS ID REF ALT): "
-            f"{_short(chr(9).join(fields))}"
+            f"{where}: {len(fields)} tab-separated field(s); expected at least 5 (CHROM POS ID REF ALT): {_short(line)}"
         )
     chrom, pos_text, vcf_id, ref, alts = (f.strip() for f in fields[:5])
     if not chrom or chrom == ".":
