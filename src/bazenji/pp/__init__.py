@@ -1,6 +1,8 @@
 """Preprocessing: regions, windows and observed tracks, scanpy-style."""
 
 from ._bigwig import import_bigwigs
+from ._encode import encode
 from ._regions import regions
+from ._windows import plan_windows
 
-__all__ = ["import_bigwigs", "regions"]
+__all__ = ["encode", "import_bigwigs", "plan_windows", "regions"]

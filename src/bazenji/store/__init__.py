@@ -1,1 +1,42 @@
-"""store."""
+"""Window plans and the zarr/xarray window store: create, open, read back in batches, resume.
+
+Knows nothing of torch: the model side reads batches as numpy arrays.
+"""
+
+from ._batches import WindowDataset, iter_batches
+from ._plan import WindowPlan, geometry, plan_centered, plan_tiled
+from ._zarr import (
+    FORMAT,
+    FORMAT_VERSION,
+    attrs,
+    chunk_bounds,
+    create,
+    encoded_chunks,
+    is_store,
+    mark_complete,
+    open,
+    read_plan,
+    remove,
+    write_onehot_chunk,
+)
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "WindowDataset",
+    "WindowPlan",
+    "attrs",
+    "chunk_bounds",
+    "create",
+    "encoded_chunks",
+    "geometry",
+    "is_store",
+    "iter_batches",
+    "mark_complete",
+    "open",
+    "plan_centered",
+    "plan_tiled",
+    "read_plan",
+    "remove",
+    "write_onehot_chunk",
+]

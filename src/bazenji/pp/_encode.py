@@ -1,0 +1,210 @@
+"""``bz.pp.encode``: regions or a window plan + genome -> one-hot window store on disk, resumable."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from tqdm.auto import tqdm
+
+from .._settings import settings
+from ..encode import one_hot, reverse_complement_codes
+from ..io.genome import Genome, as_genome
+from ..store import _zarr as zstore
+from ..store._plan import WindowPlan, plan_centered, plan_tiled
+from ._windows import plan_windows
+
+logger = logging.getLogger("bazenji")
+
+DEFAULT_CHUNK_WINDOWS = 32
+
+
+def encode_windows(
+    genome: Genome, chroms: np.ndarray, starts: np.ndarray, seq_length: int, rc: np.ndarray | None = None
+) -> np.ndarray:
+    """One-hot ``(n, seq_length, 4)`` uint8 of windows, reverse-complemented where ``rc`` is True.
+
+    Parameters
+    ----------
+    genome
+        The genome to read.
+    chroms, starts
+        Window chromosome names and starts (windows may run past chromosome ends: N, all-zero).
+    seq_length
+        Window length.
+    rc
+        Per window, whether to reverse-complement it.
+    """
+    codes = genome.fetch_codes_many(chroms, starts, seq_length)
+    if rc is not None and rc.any():
+        codes[rc] = reverse_complement_codes(codes[rc])
+    return one_hot(codes)
+
+
+def _restrand(plan: WindowPlan, stranded: bool) -> WindowPlan:
+    geometry = {"seq_length": plan.seq_length, "bin_size": plan.bin_size, "crop_bins": plan.crop_bins}
+    if plan.mode == "tiled":
+        return plan_tiled(plan.regions, margin=plan.margin, stranded=stranded, **geometry)
+    return plan_centered(plan.regions, stranded=stranded, **geometry)
+
+
+def _mismatches(path: str, plan: WindowPlan, genome: Genome, chunk_windows: int | None) -> list[str]:
+    meta = zstore.attrs(path)
+    problems = []
+    if meta.get("format_version") != zstore.FORMAT_VERSION:
+        problems.append(f"format version {meta.get('format_version')}, this bazenji writes {zstore.FORMAT_VERSION}")
+    if meta.get("genome_fingerprint") != genome.fingerprint:
+        problems.append(
+            f"genome {meta.get('genome_path') or '(in memory)'} {meta.get('genome_fingerprint')}, not "
+            f"{genome.path or '(in memory)'} {genome.fingerprint}"
+        )
+    for key in ("seq_length", "bin_size", "crop_bins"):
+        if int(meta[key]) != getattr(plan, key):
+            problems.append(f"{key}={meta[key]}, not {getattr(plan, key)}")
+    if chunk_windows is not None and int(meta["chunk_windows"]) != min(chunk_windows, max(plan.n_windows, 1)):
+        problems.append(f"chunk_windows={meta['chunk_windows']}, not {chunk_windows}")
+    if not problems and not zstore.read_plan(path).equals(plan):
+        problems.append("other windows or regions")
+    return problems
+
+
+def encode(
+    plan_or_regions: WindowPlan | AnnData | pd.DataFrame | str | os.PathLike | object,
+    genome: Genome | str | os.PathLike,
+    store: str | os.PathLike,
+    *,
+    chunk_windows: int | None = None,
+    overwrite: bool = False,
+    stranded: bool | None = None,
+    mode: Literal["centered", "tiled"] = "centered",
+    seq_length: int = 131_072,
+    model: object | None = None,
+    margin: int = 4_096,
+    bin_size: int = 128,
+    crop_bins: int = 64,
+    compression_level: int = 1,
+    writers: int = 2,
+    progress: bool | None = None,
+) -> str:
+    """Encode the windows of a plan (or of regions) into a one-hot zarr window store, chunk by chunk.
+
+    Running it again on an existing store resumes: chunks already flagged ``done`` are kept, the rest
+    are encoded, and the result equals an uninterrupted run.
+
+    Parameters
+    ----------
+    plan_or_regions
+        A :class:`~bazenji.store.WindowPlan`, or regions (AnnData, DataFrame, BED path, ...) that are
+        planned with :func:`bazenji.pp.plan_windows` using ``mode``, ``seq_length``, ``model``, ``margin``.
+    genome
+        A :class:`~bazenji.io.Genome` or a FASTA path.
+    store
+        Path of the zarr store (a folder, conventionally ending in ``.zarr``).
+    chunk_windows
+        Windows per zarr chunk, the unit of work and of resumption; 32 for a new store by default.
+    overwrite
+        Replace an existing store instead of resuming it. Without it, a store made from another
+        genome, window geometry or plan is an error.
+    stranded
+        Reverse-complement the windows of minus-strand regions. ``None`` follows the plan (plus strand
+        only for regions).
+    mode, seq_length, model, margin, bin_size, crop_bins
+        Planning options used when regions are given; see :func:`bazenji.pp.plan_windows`.
+    compression_level
+        zstd level of the one-hot (blosc, bit-shuffled); 1 stores about 0.26 bytes per bp and is fastest.
+    writers
+        Threads compressing and writing chunks while the next chunks are read and encoded.
+    progress
+        Show a progress bar; :attr:`bazenji.settings.progress` by default.
+
+    Returns
+    -------
+    The store path; open it with :func:`bazenji.store.open` or ``xarray.open_zarr``.
+    """
+    genome = as_genome(genome)
+    if isinstance(plan_or_regions, WindowPlan):
+        plan = plan_or_regions
+        if stranded is not None and bool(stranded) != plan.stranded:
+            plan = _restrand(plan, bool(stranded))
+    else:
+        plan = plan_windows(
+            plan_or_regions,
+            mode=mode,
+            seq_length=seq_length,
+            model=model,
+            margin=margin,
+            bin_size=bin_size,
+            crop_bins=crop_bins,
+            stranded=bool(stranded),
+        )
+    genome.check_chroms(plan.windows["chrom"].unique().tolist())
+    path = os.fspath(store)
+    if chunk_windows is not None and (not isinstance(chunk_windows, int | np.integer) or chunk_windows < 1):
+        raise ValueError(f"chunk_windows={chunk_windows!r}; expected a positive integer")
+    if os.path.exists(path):
+        if not zstore.is_store(path):
+            raise FileExistsError(f"{path!r} exists and is not a bazenji window store; choose another path")
+        if overwrite:
+            zstore.remove(path)
+        else:
+            problems = _mismatches(path, plan, genome, chunk_windows)
+            if problems:
+                raise ValueError(
+                    f"the store {path!r} was made with {'; '.join(problems)}; pass overwrite=True to replace it"
+                )
+    if not os.path.exists(path):
+        zstore.create(
+            path,
+            plan,
+            chunk_windows=chunk_windows or DEFAULT_CHUNK_WINDOWS,
+            genome_path=genome.path,
+            genome_fingerprint=genome.fingerprint,
+            compression_level=compression_level,
+        )
+    _encode_missing(path, plan, genome, writers=max(1, int(writers)), progress=progress)
+    return path
+
+
+def _encode_missing(path: str, plan: WindowPlan, genome: Genome, *, writers: int, progress: bool | None) -> None:
+    import zarr
+
+    meta = zstore.attrs(path)
+    todo = np.flatnonzero(~zstore.encoded_chunks(path))
+    bounds = [zstore.chunk_bounds(meta, int(c)) for c in todo]
+    n_todo = sum(hi - lo for lo, hi in bounds)
+    if len(todo) < int(meta["n_chunks"]):
+        logger.info("%s: resuming, %d of %d chunks left to encode", path, len(todo), meta["n_chunks"])
+    chroms = plan.windows["chrom"].astype(str).to_numpy()
+    starts = plan.windows["start"].to_numpy(np.int64)
+    rc = plan.windows["rc"].to_numpy(bool) if "rc" in plan.windows else np.zeros(plan.n_windows, bool)
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    show = settings.progress if progress is None else progress
+    done_before = plan.n_windows - n_todo
+    with (
+        tqdm(total=plan.n_windows, initial=done_before, disable=not show, unit="window", desc="encode") as bar,
+        ThreadPoolExecutor(max_workers=writers, thread_name_prefix="bazenji-encode") as pool,
+    ):
+        pending: deque = deque()
+        try:
+            for chunk, (lo, hi) in zip(todo.tolist(), bounds, strict=True):
+                onehot = encode_windows(genome, chroms[lo:hi], starts[lo:hi], plan.seq_length, rc[lo:hi])
+                pending.append((pool.submit(zstore.write_onehot_chunk, group, chunk, onehot), hi - lo))
+                while len(pending) > writers:
+                    future, size = pending.popleft()
+                    future.result()
+                    bar.update(size)
+            while pending:
+                future, size = pending.popleft()
+                future.result()
+                bar.update(size)
+        except BaseException:
+            for future, _ in pending:
+                future.cancel()
+            raise
+    zstore.mark_complete(path)

@@ -1,0 +1,274 @@
+"""Window plans: which model windows to run, and which output bins of which window each region takes.
+
+Geometry: a window ``[start, start + seq_length)`` yields ``n_bins = seq_length // bin_size - 2 * crop_bins``
+output bins; output bin ``j`` covers ``start + (crop_bins + j) * bin_size`` to ``+ bin_size``. The bins
+form the window's *output span*, ``n_bins * bin_size`` bp in the middle of the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("bazenji")
+
+WINDOW_COLUMNS = ["chrom", "start", "end", "rc"]
+ASSIGNMENT_COLUMNS = ["region", "window", "bin_start", "bin_end"]
+REGION_COLUMNS = ["Chromosome", "Start", "End", "Strand"]
+
+
+@dataclass
+class WindowPlan:
+    """Windows to encode and predict, and the bins each region takes from them.
+
+    Attributes
+    ----------
+    windows
+        One row per window: ``chrom``, ``start``, ``end`` (``int64``, unclipped: a window may run past a
+        chromosome end and is padded with N) and ``rc`` (the window is encoded reverse-complemented:
+        stranded mode, minus-strand regions).
+    regions
+        The regions table (``Chromosome``, ``Start``, ``End`` [, ``Strand``, ...]), indexed by region names.
+    assignments
+        One row per (region, window) piece, sorted by window: ``region`` (row position in ``regions``),
+        ``window``, and the half-open output bins ``bin_start``, ``bin_end`` (0 .. ``n_bins``) that the
+        region overlaps, numbered in genomic orientation even for ``rc`` windows (predictions of those
+        must be flipped back before the bins are read). A region longer than a window's output span
+        has several pieces in tiled mode.
+    seq_length, bin_size, crop_bins, n_bins
+        Window geometry.
+    mode
+        ``"centered"`` or ``"tiled"``.
+    margin
+        Tiled mode: the least distance in bp between a region and the edges of its window's output span.
+    n_windows_saved
+        Windows saved against one window per region (``n_regions - n_windows``).
+    stranded
+        Whether minus-strand regions have reverse-complemented windows.
+    """
+
+    windows: pd.DataFrame
+    regions: pd.DataFrame
+    assignments: pd.DataFrame
+    seq_length: int = 131_072
+    bin_size: int = 128
+    crop_bins: int = 64
+    n_bins: int = 896
+    mode: str = "centered"
+    margin: int = 0
+    n_windows_saved: int = 0
+    stranded: bool = False
+
+    @property
+    def n_windows(self) -> int:
+        """Number of windows."""
+        return len(self.windows)
+
+    @property
+    def span(self) -> int:
+        """Length in bp of a window's output span."""
+        return self.n_bins * self.bin_size
+
+    def output_starts(self) -> np.ndarray:
+        """Genomic start of output bin 0 of every window."""
+        return self.windows["start"].to_numpy() + self.crop_bins * self.bin_size
+
+    def __repr__(self) -> str:
+        saved = f", {self.n_windows_saved} windows saved" if self.mode == "tiled" else ""
+        return (
+            f"WindowPlan({self.mode}, {len(self.regions)} regions, {self.n_windows} windows of {self.seq_length} bp, "
+            f"{self.n_bins} bins of {self.bin_size} bp{saved})"
+        )
+
+    def equals(self, other: WindowPlan) -> bool:
+        """Whether two plans have the same geometry, windows, region coordinates and assignments."""
+        geometry = ("seq_length", "bin_size", "crop_bins", "n_bins")
+        if any(getattr(self, g) != getattr(other, g) for g in geometry):
+            return False
+        cols = [c for c in REGION_COLUMNS if c in self.regions.columns]
+        try:
+            pd.testing.assert_frame_equal(_windows_table(self.windows), _windows_table(other.windows))
+            pd.testing.assert_frame_equal(self.assignments.reset_index(drop=True), other.assignments)
+            pd.testing.assert_frame_equal(self.regions[cols], other.regions[cols], check_dtype=False)
+        except (AssertionError, KeyError):
+            return False
+        return True
+
+
+def _windows_table(windows: pd.DataFrame) -> pd.DataFrame:
+    out = windows.reset_index(drop=True)[WINDOW_COLUMNS].copy()
+    out["chrom"] = out["chrom"].astype(str).astype(object)
+    return out.astype({"start": np.int64, "end": np.int64, "rc": bool})
+
+
+def geometry(
+    seq_length: int = 131_072, bin_size: int = 128, crop_bins: int = 64, model: object | None = None
+) -> tuple[int, int, int, int]:
+    """``(seq_length, bin_size, crop_bins, n_bins)``, from ``model.config`` when a model is given.
+
+    Parameters
+    ----------
+    seq_length, bin_size, crop_bins
+        Geometry used when ``model`` is ``None``.
+    model
+        Anything with ``config.seq_length``, ``config.bin_size`` and ``config.crop_bins`` (a Basenji2 model),
+        or such a config itself.
+    """
+    if model is not None:
+        config = getattr(model, "config", model)
+        try:
+            seq_length, bin_size, crop_bins = (int(getattr(config, k)) for k in ("seq_length", "bin_size", "crop_bins"))
+        except AttributeError as err:
+            raise TypeError(
+                f"model {type(model).__name__} has no config with seq_length, bin_size and crop_bins"
+            ) from err
+    seq_length, bin_size, crop_bins = int(seq_length), int(bin_size), int(crop_bins)
+    if bin_size < 1 or seq_length < 1 or crop_bins < 0:
+        raise ValueError(
+            f"seq_length={seq_length}, bin_size={bin_size}, crop_bins={crop_bins}: expected positive sizes"
+        )
+    if seq_length % bin_size:
+        raise ValueError(f"seq_length={seq_length} is not a multiple of bin_size={bin_size}")
+    n_bins = seq_length // bin_size - 2 * crop_bins
+    if n_bins < 1:
+        raise ValueError(
+            f"crop_bins={crop_bins} leaves no output bins of a {seq_length} bp window of {bin_size} bp bins"
+        )
+    if model is not None and hasattr(config, "n_bins") and int(config.n_bins) != n_bins:
+        raise ValueError(f"model config n_bins={config.n_bins} but its geometry gives {n_bins}")
+    return seq_length, bin_size, crop_bins, n_bins
+
+
+def _bins(starts: np.ndarray, ends: np.ndarray, first: np.ndarray, bin_size: int, n_bins: int):
+    """Half-open output bins ``[bin_start, bin_end)`` overlapping ``[starts, ends)``, clipped to ``0..n_bins``."""
+    lo = np.clip(np.floor_divide(starts - first, bin_size), 0, n_bins)
+    hi = np.clip(-np.floor_divide(first - ends, bin_size), 0, n_bins)
+    return lo.astype(np.int64), hi.astype(np.int64)
+
+
+def _region_arrays(regions: pd.DataFrame, stranded: bool):
+    chrom = regions["Chromosome"].astype(str).to_numpy()
+    start = regions["Start"].to_numpy(dtype=np.int64)
+    end = regions["End"].to_numpy(dtype=np.int64)
+    minus = np.zeros(len(regions), bool)
+    if stranded:
+        if "Strand" not in regions.columns:
+            raise ValueError("stranded=True needs a Strand column in the regions; they have none")
+        minus = regions["Strand"].astype(str).to_numpy() == "-"
+    return chrom, start, end, minus
+
+
+def plan_centered(
+    regions: pd.DataFrame, *, seq_length: int, bin_size: int, crop_bins: int, stranded: bool = False
+) -> WindowPlan:
+    """One window per region, centred on ``(Start + End) // 2`` as ``basenji_predict_bed`` does."""
+    seq_length, bin_size, crop_bins, n_bins = geometry(seq_length, bin_size, crop_bins)
+    chrom, start, end, minus = _region_arrays(regions, stranded)
+    w_start = (start + end) // 2 - seq_length // 2
+    windows = pd.DataFrame({"chrom": chrom.astype(object), "start": w_start, "end": w_start + seq_length, "rc": minus})
+    first = w_start + crop_bins * bin_size
+    lo, hi = _bins(start, end, first, bin_size, n_bins)
+    clipped = int(((start < first) | (end > first + n_bins * bin_size)).sum())
+    if clipped:
+        warnings.warn(
+            f"{clipped} regions are longer than a window's output span ({n_bins * bin_size} bp) and only their "
+            "central bins are predicted; mode='tiled' covers them with several windows",
+            UserWarning,
+            stacklevel=3,
+        )
+    n = len(regions)
+    assignments = pd.DataFrame({"region": np.arange(n), "window": np.arange(n), "bin_start": lo, "bin_end": hi})
+    return WindowPlan(
+        windows, regions, assignments.astype(np.int64), seq_length, bin_size, crop_bins, n_bins, "centered", 0, 0,
+        stranded,
+    )  # fmt: skip
+
+
+def _tile_group(start: np.ndarray, end: np.ndarray, lead: int, span: int, margin: int):
+    """Windows (as output-span starts) for one chromosome and orientation; per region its window, or -1 if long.
+
+    A region fits a window whose output span starts in ``[end + margin - span, start - margin]``; the
+    fewest such starts that hit every region's interval are found greedily by interval right ends, and
+    each window is then centred within the interval its regions share.
+    """
+    lo = end + margin - span
+    hi = start - margin
+    fits = lo <= hi
+    window_of = np.full(len(start), -1, np.int64)
+    spans: list[int] = []
+    order = np.flatnonzero(fits)[np.argsort(hi[fits], kind="stable")]
+    group_lo = point = 0
+    members: list[int] = []
+
+    def close() -> None:
+        if members:
+            spans.append((group_lo + point) // 2)
+            window_of[members] = len(spans) - 1
+
+    for i in order.tolist():
+        if members and lo[i] <= point:
+            members.append(i)
+            group_lo = max(group_lo, int(lo[i]))
+        else:
+            close()
+            members = [i]
+            point, group_lo = int(hi[i]), int(lo[i])
+    close()
+    return np.asarray(spans, np.int64) - lead, window_of
+
+
+def plan_tiled(
+    regions: pd.DataFrame, *, seq_length: int, bin_size: int, crop_bins: int, margin: int, stranded: bool = False
+) -> WindowPlan:
+    """Few windows shared by nearby regions, each region at least ``margin`` bp inside its window's output span.
+
+    Regions too long for one output span (with margins) get consecutive windows whose output spans
+    abut, centred on the region; each window gives one piece of the region.
+    """
+    seq_length, bin_size, crop_bins, n_bins = geometry(seq_length, bin_size, crop_bins)
+    span, lead = n_bins * bin_size, crop_bins * bin_size
+    margin = int(margin)
+    if margin < 0 or 2 * margin >= span:
+        raise ValueError(f"margin={margin} must be >= 0 and leave room in an output span of {span} bp")
+    chrom, start, end, minus = _region_arrays(regions, stranded)
+    chrom_order = {c: i for i, c in enumerate(dict.fromkeys(chrom.tolist()))}
+    rows_w: list[tuple] = []  # (chrom, window start, rc)
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []  # (region positions, window ids)
+    groups = pd.Series(np.arange(len(chrom))).groupby([chrom, minus], sort=False)
+    for (c, rc), idx in groups:
+        idx = idx.to_numpy()
+        w_starts, window_of = _tile_group(start[idx], end[idx], lead, span, margin)
+        base = len(rows_w)
+        rows_w += [(c, int(s), bool(rc)) for s in w_starts]
+        short = window_of >= 0
+        pieces.append((idx[short], base + window_of[short]))
+        for i in idx[~short].tolist():
+            n = -(-(end[i] - start[i] + 2 * margin) // span)
+            first = (start[i] + end[i]) // 2 - n * span // 2
+            ids = np.arange(len(rows_w), len(rows_w) + n)
+            rows_w += [(c, int(first + k * span - lead), bool(rc)) for k in range(n)]
+            pieces.append((np.full(n, i), ids))
+    windows = pd.DataFrame(rows_w, columns=["chrom", "start", "rc"])
+    windows["end"] = windows["start"] + seq_length
+    # order windows along the genome (chromosomes as first met in the regions), plus strand first
+    key = np.lexsort((windows["rc"].to_numpy(), windows["start"].to_numpy(), windows["chrom"].map(chrom_order)))
+    new_id = np.empty(len(windows), np.int64)
+    new_id[key] = np.arange(len(windows))
+    windows = windows.iloc[key].reset_index(drop=True)[WINDOW_COLUMNS]
+    windows["chrom"] = windows["chrom"].astype(object)
+    region = np.concatenate([p[0] for p in pieces]).astype(np.int64)
+    window = new_id[np.concatenate([p[1] for p in pieces]).astype(np.int64)]
+    first_bp = windows["start"].to_numpy()[window] + lead
+    lo, hi = _bins(start[region], end[region], first_bp, bin_size, n_bins)
+    assignments = pd.DataFrame({"region": region, "window": window, "bin_start": lo, "bin_end": hi})
+    assignments = assignments.sort_values(["window", "region"], kind="stable").reset_index(drop=True)
+    saved = len(regions) - len(windows)
+    logger.info("tiled %d regions into %d windows (%d saved)", len(regions), len(windows), saved)
+    return WindowPlan(
+        windows, regions, assignments.astype(np.int64), seq_length, bin_size, crop_bins, n_bins, "tiled", margin,
+        saved, stranded,
+    )  # fmt: skip
