@@ -1,1 +1,6 @@
-"""datasets."""
+"""The embedded demo: a small synthetic genome with tracks, peaks and a labelled region set."""
+
+from ._demo import DEMO_VERSION, REGION_CLASSES, Demo, demo, demo_regions
+from ._motifs import BIOSAMPLES, GRAMMAR, MOTIFS
+
+__all__ = ["BIOSAMPLES", "DEMO_VERSION", "GRAMMAR", "MOTIFS", "REGION_CLASSES", "Demo", "demo", "demo_regions"]
