@@ -53,7 +53,7 @@ def plan_windows(
     -------
     The :class:`~bazenji.store.WindowPlan`; ``plan.n_windows_saved`` tells what tiling saved.
     """
-    table = read_regions(regions, axis="obs" if isinstance(regions, AnnData) else None)
+    table = read_regions(regions)
     seq_length, bin_size, crop_bins, _ = geometry(seq_length, bin_size, crop_bins, model)
     if mode == "centered":
         return plan_centered(table, seq_length=seq_length, bin_size=bin_size, crop_bins=crop_bins, stranded=stranded)
