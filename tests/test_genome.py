@@ -215,3 +215,30 @@ def test_pickle_round_trip_reopens_file(fasta, seqs):
     clone = pickle.loads(pickle.dumps(genome))
     assert clone.fetch("chr1", 0, 100) == seqs["chr1"][:100]
     assert bz.io.Genome(genome).fetch("chrM", 0, 7) == "GATTACA"
+
+
+def ref_onehot(text, rc):
+    if rc:
+        text = text[::-1].upper().translate(str.maketrans("ACGT", "TGCA"))
+    return np.stack([[float(c.upper() == b) for b in "ACGT"] for c in text]).astype(np.uint8)
+
+
+def test_fetch_onehot_many_plain_bgzip_and_memory(tmp_path, fasta, seqs):
+    gz = tmp_path / "g.fa.gz"
+    write_bgzf(gz, fasta.read_bytes(), block=150)
+    chroms = ["chr1", "chr1", "chr2", "chrM", "chr1"]
+    starts = [-40, 95, 300, -10, 980]
+    rc = [False, True, True, False, True]
+    expected = np.stack(
+        [ref_onehot(ref_fetch(seqs, c, s, s + 64), r) for c, s, r in zip(chroms, starts, rc, strict=True)]
+    )
+    for genome in (Genome(fasta), Genome(gz), Genome(seqs)):
+        assert np.array_equal(genome.fetch_onehot_many(chroms, starts, 64, rc=rc), expected), genome.kind
+        out = np.full((5, 64, 4), 9, np.uint8)
+        genome.fetch_onehot_many(chroms, starts, 64, rc=rc, out=out)
+        assert np.array_equal(out, expected)
+        assert np.array_equal(
+            genome.fetch_onehot_many(chroms, starts, 64)[1], ref_onehot(ref_fetch(seqs, "chr1", 95, 159), False)
+        )
+    with pytest.raises(ValueError, match="one flag per window"):
+        Genome(seqs).fetch_onehot_many(chroms, starts, 64, rc=[True])

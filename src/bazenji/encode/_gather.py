@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._kernels import parallel_threads
+from ._kernels import BYTE_WORDS, BYTE_WORDS_COMPLEMENT, parallel_threads
 
 IDENTITY_TABLE = np.arange(256, dtype=np.uint8)
 IDENTITY_TABLE.setflags(write=False)
@@ -74,4 +74,42 @@ def gather_many(
     as_i64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (offsets, line_bases, line_widths, lengths, starts)]
     with parallel_threads():
         _gather_many_kernel(buf, *as_i64, table, np.uint8(fill), out)
+    return out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _gather_onehot_kernel(buf, offsets, line_bases, line_widths, lengths, starts, rc, words, words_rc, out):
+    zero = np.uint32(0)
+    size = out.shape[1]
+    for w in prange(out.shape[0]):
+        row = out[w]
+        if rc[w]:
+            _gather_one(buf, offsets[w], line_bases[w], line_widths[w], lengths[w], starts[w], words_rc, zero, row)
+            for i in range(size // 2):
+                row[i], row[size - 1 - i] = row[size - 1 - i], row[i]
+        else:
+            _gather_one(buf, offsets[w], line_bases[w], line_widths[w], lengths[w], starts[w], words, zero, row)
+
+
+def gather_onehot_many(
+    buf: np.ndarray,
+    offsets: np.ndarray,
+    line_bases: np.ndarray,
+    line_widths: np.ndarray,
+    lengths: np.ndarray,
+    starts: np.ndarray,
+    rc: np.ndarray,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Fill ``out`` (``(n, size, 4)`` uint8) with the one-hot of each window, reverse-complemented where ``rc``.
+
+    Fused read + encode: one 4-byte store per base, parallel over windows.
+    """
+    n, size = out.shape[:2]
+    words = out.view(np.uint32).reshape(n, size)
+    as_i64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (offsets, line_bases, line_widths, lengths, starts)]
+    with parallel_threads():
+        _gather_onehot_kernel(
+            buf, *as_i64, np.ascontiguousarray(rc, dtype=np.bool_), BYTE_WORDS, BYTE_WORDS_COMPLEMENT, words
+        )
     return out

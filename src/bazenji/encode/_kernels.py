@@ -23,6 +23,17 @@ for _code, _base in enumerate(ALPHABET):
     CODE_TABLE[ord(_base)] = _code
     CODE_TABLE[ord(_base.lower())] = _code
 CODE_TABLE.setflags(write=False)
+COMPLEMENT_CODES = np.array([3, 2, 1, 0, N_CODE], dtype=np.uint8)
+
+# One-hot rows of codes 0..4 as native uint32 words, so a kernel writes one word per base.
+_ROWS = np.zeros((5, 4), dtype=np.uint8)
+_ROWS[np.arange(4), np.arange(4)] = 1
+ONEHOT_WORDS = _ROWS.view(np.uint32).reshape(5)
+#: ASCII byte -> one-hot word, and -> one-hot word of its complement.
+BYTE_WORDS = ONEHOT_WORDS[CODE_TABLE]
+BYTE_WORDS_COMPLEMENT = ONEHOT_WORDS[COMPLEMENT_CODES[CODE_TABLE]]
+for _table in (ONEHOT_WORDS, BYTE_WORDS, BYTE_WORDS_COMPLEMENT):
+    _table.setflags(write=False)
 
 # Numba's default "workqueue" threading layer aborts when two threads launch parallel kernels at
 # once; encoding may run beside a reader thread, so parallel kernels are serialised.
@@ -66,14 +77,12 @@ def _codes_kernel(raw, table, out):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _one_hot_kernel(codes, out):
-    # codes (n, length) -> out (n, length, 4), out pre-zeroed
+def _one_hot_words_kernel(codes, words, out):
+    # codes (n, length) -> out (n, length) uint32: one store writes a base's four one-hot bytes
     n, length = codes.shape
     for w in prange(n):
         for i in range(length):
-            c = codes[w, i]
-            if c < 4:
-                out[w, i, c] = 1
+            out[w, i] = words[codes[w, i]]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -187,9 +196,13 @@ def one_hot(codes: np.ndarray, *, dtype: np.dtype | type = np.uint8, n_value: fl
         raise ValueError(f"n_value={n_value!r} needs a float dtype, got {dtype}")
     flat, lead = _as_2d(codes, 1)
     if n_value == 0:
-        out = np.zeros((*flat.shape, 4), dtype=dtype)
+        out = np.empty((*flat.shape, 4), dtype=dtype)
+        words = out.view(np.uint32).reshape(flat.shape) if dtype == np.uint8 else None
         with parallel_threads():
-            _one_hot_kernel(flat, out)
+            if words is not None:
+                _one_hot_words_kernel(flat, ONEHOT_WORDS, words)
+            else:
+                _one_hot_fill_kernel(flat, dtype.type(0), out)
     else:
         out = np.empty((*flat.shape, 4), dtype=dtype)
         with parallel_threads():

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..encode._gather import IDENTITY_TABLE, gather_kernel, gather_many
-from ..encode._kernels import CODE_TABLE, N_CODE
+from ..encode._gather import IDENTITY_TABLE, gather_kernel, gather_many, gather_onehot_many
+from ..encode._kernels import BYTE_WORDS, BYTE_WORDS_COMPLEMENT, CODE_TABLE, N_CODE
 
 logger = logging.getLogger("bazenji")
 
@@ -481,7 +481,7 @@ class Genome:
         offset, lb, lw, length = (int(a[i]) for a in (idx.offsets, idx.line_bases, idx.line_widths, idx.lengths))
         lb = max(lb, 1)
         if self.kind != "bgzip":
-            gather_kernel(self._buf(), offset, lb, lw, length, start, table, np.uint8(fill), out)
+            gather_kernel(self._buf(), offset, lb, lw, length, start, table, out.dtype.type(fill), out)
             return out
         g0, g1 = max(start, 0), min(start + len(out), length)
         if g1 <= g0:
@@ -490,7 +490,7 @@ class Genome:
         u0 = offset + (g0 // lb) * lw + g0 % lb
         u1 = offset + ((g1 - 1) // lb) * lw + (g1 - 1) % lb + 1
         raw = self._bgzf.read(u0, u1)
-        gather_kernel(raw, offset - u0, lb, lw, length, start, table, np.uint8(fill), out)
+        gather_kernel(raw, offset - u0, lb, lw, length, start, table, out.dtype.type(fill), out)
         return out
 
     @staticmethod
@@ -534,6 +534,73 @@ class Genome:
         start, end = self._check_range(start, end)
         return self._gather(self._position(chrom), start, np.empty(end - start, np.uint8), CODE_TABLE, N_CODE)
 
+    def _windows(self, chroms: Sequence[str], starts: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sequence positions and ``int64`` starts of windows, checking names."""
+        import pandas as pd
+
+        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+        if len(chroms) != len(starts):
+            raise ValueError(f"got {len(chroms)} chromosome names and {len(starts)} starts")
+        positions = pd.Index(self._index.names).get_indexer(pd.Index(np.asarray(chroms, dtype=object)))
+        if (positions < 0).any():
+            self.check_chroms(np.asarray(chroms, dtype=object)[positions < 0].tolist())
+        return positions, starts
+
+    def fetch_onehot_many(
+        self,
+        chroms: Sequence[str],
+        starts: Sequence[int] | np.ndarray,
+        length: int,
+        *,
+        rc: Sequence[bool] | np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One-hot (channels ``A, C, G, T``; N and IUPAC all-zero) of many windows of one length.
+
+        Reads and encodes in one pass (numba, parallel over windows), without an intermediate array.
+
+        Parameters
+        ----------
+        chroms, starts, length
+            As in :meth:`fetch_codes_many`.
+        rc
+            Per window, whether to reverse-complement it.
+        out
+            A ``uint8`` array of shape ``(n, length, 4)`` to fill instead of a new one.
+
+        Returns
+        -------
+        ``uint8`` array of shape ``(n, length, 4)``.
+        """
+        positions, starts = self._windows(chroms, starts)
+        n, length = len(starts), int(length)
+        rc = np.zeros(n, bool) if rc is None else np.asarray(rc, dtype=bool)
+        if rc.shape != (n,):
+            raise ValueError(f"rc must have one flag per window ({n}), got shape {rc.shape}")
+        if out is None:
+            out = np.empty((n, length, 4), dtype=np.uint8)
+        elif out.shape != (n, length, 4) or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous uint8 array of shape {(n, length, 4)}")
+        if self.kind == "bgzip":
+            words = out.view(np.uint32).reshape(n, length)
+            for w, (i, s) in enumerate(zip(positions.tolist(), starts.tolist(), strict=True)):
+                self._gather(i, s, words[w], BYTE_WORDS_COMPLEMENT if rc[w] else BYTE_WORDS, 0)
+                if rc[w]:
+                    words[w] = words[w, ::-1].copy()
+            return out
+        idx = self._index
+        gather_onehot_many(
+            self._buf(),
+            idx.offsets[positions],
+            np.maximum(idx.line_bases[positions], 1),
+            idx.line_widths[positions],
+            idx.lengths[positions],
+            starts,
+            rc,
+            out,
+        )
+        return out
+
     def fetch_codes_many(
         self, chroms: Sequence[str], starts: Sequence[int] | np.ndarray, length: int, *, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -557,14 +624,7 @@ class Genome:
         -------
         ``uint8`` array of shape ``(n, length)``.
         """
-        import pandas as pd
-
-        starts = np.asarray(starts, dtype=np.int64)
-        if len(chroms) != len(starts):
-            raise ValueError(f"got {len(chroms)} chromosome names and {len(starts)} starts")
-        positions = pd.Index(self._index.names).get_indexer(pd.Index(np.asarray(chroms, dtype=object)))
-        if (positions < 0).any():
-            self.check_chroms(np.asarray(chroms, dtype=object)[positions < 0].tolist())
+        positions, starts = self._windows(chroms, starts)
         if out is None:
             out = np.empty((len(starts), int(length)), dtype=np.uint8)
         elif out.shape != (len(starts), length) or out.dtype != np.uint8:
