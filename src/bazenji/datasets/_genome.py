@@ -60,7 +60,7 @@ def make_genome(rng: np.random.Generator) -> Genome:
         isochores += [(chrom, s, e, gc) for s, e, gc in iso]
         gc = np.zeros(size, dtype=np.float32)
         for s, e, g in iso:
-            gc[s:e] = g
+            gc[s:e] = g + 0.78 * (g / 2) ** 2  # CpG depletion below turns that many C/G into T/A
         sequences[chrom] = _deplete_cpg(_random_bases(gc, rng), rng)
         gaps += [(chrom, s, e, kind) for s, e, kind in _gap_layout(chrom, size, rng)]
     gaps = pd.DataFrame(gaps, columns=["Chromosome", "Start", "End", "kind"])
@@ -89,17 +89,20 @@ def make_genome(rng: np.random.Generator) -> Genome:
     )
 
 
+#: Isochore families (Bernardi) and their GC fraction after CpG depletion.
+_ISOCHORES = {"L1": 0.37, "L2": 0.41, "H1": 0.46, "H2": 0.50, "H3": 0.55}
+
+
 def _isochores(size: int, rng) -> list[tuple[int, int, float]]:
-    """Segments of 40-400 kb with GC between 36% and 56%, neighbours at least 4 points apart."""
+    """Segments of 40-400 kb, each from an isochore family other than its neighbour's."""
     out, pos, last = [], 0, None
+    families = list(_ISOCHORES)
     while pos < size:
         length = int(np.clip(rng.exponential(150_000), 40_000, 400_000))
         end = size if size - (pos + length) < 40_000 else pos + length
-        gc = float(rng.uniform(0.36, 0.56))
-        while last is not None and abs(gc - last) < 0.04:
-            gc = float(rng.uniform(0.36, 0.56))
-        out.append((pos, end, round(gc, 3)))
-        pos, last = end, gc
+        family = str(rng.choice([f for f in families if f != last]))
+        out.append((pos, end, round(_ISOCHORES[family] + float(rng.uniform(-0.015, 0.015)), 3)))
+        pos, last = end, family
     return out
 
 
@@ -139,7 +142,7 @@ class _Builder:
     """Places elements without overlaps and writes their sequence."""
 
     def __init__(self, sequences, gaps: pd.DataFrame, rng) -> None:
-        self.seq, self.rng = sequences, rng
+        self.seq, self.rng, self.gaps = sequences, rng, gaps
         self.allowed: dict[str, list[tuple[int, int]]] = {}
         for chrom, size in CHROM_SIZES.items():
             cuts = sorted((r.Start, r.End) for r in gaps[gaps.Chromosome == chrom].itertuples())
@@ -339,6 +342,8 @@ def _repeats(builder: _Builder, rng) -> dict[str, np.ndarray]:
     for chrom, spans in builder.taken.items():
         for s, e in spans:
             blocked[chrom][max(s - 100, 0) : e + 100] = True
+    for gap in builder.gaps.itertuples():
+        blocked[gap.Chromosome][gap.Start : gap.End] = True
 
     def insert(chrom, start, unit: np.ndarray, name, rclass, divergence, strand) -> bool:
         end = start + len(unit)
@@ -371,7 +376,7 @@ def _repeats(builder: _Builder, rng) -> dict[str, np.ndarray]:
                 elif name == "MIR_like":
                     keep = int(rng.integers(100, length + 1))
                     body = body[:keep]
-                unit = _mutate(body, divergence, rng)
+                unit = _deplete_cpg(_mutate(body, divergence, rng), rng, keep=0.3)
                 strand = "+"
                 if rng.random() < 0.5:
                     unit, strand = np.frombuffer(_revcomp(unit.tobytes()), dtype=np.uint8).copy(), "-"
