@@ -95,6 +95,22 @@ class Demo:
         """The targets table as written (one row per track)."""
         return pd.read_csv(self.targets, sep="\t", dtype={"identifier": str, "file": str, "description": str})
 
+    def summary(self) -> str:
+        """A few lines describing the dataset: genome, tracks per assay, regions per class."""
+        targets = self.targets_table()
+        assays = targets["description"].str.split(":").str[0].value_counts().sort_index()
+        classes = self.regions_table()["region_class"].value_counts(sort=False)
+        size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        lines = [
+            f"bazenji demo (seed {self.seed}) at {self.root} ({size / 1e6:.1f} MB)",
+            f"  genome: {len(self.chrom_sizes)} chromosomes, {sum(self.chrom_sizes.values()) / 1e6:.1f} Mb",
+            f"  tracks: {len(targets)} ("
+            + ", ".join(f"{n} {a}" for a, n in assays.items())
+            + f") for {', '.join(self.biosamples)}",
+            f"  regions: {int(classes.sum())} (" + ", ".join(f"{n} {c}" for c, n in classes.items()) + ")",
+        ]
+        return "\n".join(lines)
+
 
 def demo(*, path: str | os.PathLike | None = None, seed: int = 0, overwrite: bool = False) -> Demo:
     """The demo dataset: a small synthetic genome, tracks, peaks, a targets table and a labelled region set.
@@ -141,10 +157,14 @@ def demo(*, path: str | os.PathLike | None = None, seed: int = 0, overwrite: boo
         generate(tmp, seed=int(seed), final=folder)
         logger.info("demo dataset generated in %.1f s at %s", time.perf_counter() - start, folder)
         if folder.exists():
-            shutil.rmtree(folder)
+            if not overwrite and _complete(folder, int(seed)):
+                return _paths(folder, int(seed))  # another process finished first: keep its copy
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            os.replace(folder, old / "data")  # move aside first so the folder is never half-written
+            shutil.rmtree(old, ignore_errors=True)
         try:
             os.replace(tmp, folder)
-        except OSError:  # another process finished first: use its copy if complete
+        except OSError:  # another process renamed its copy in between: use it when complete
             if not _complete(folder, int(seed)):
                 raise
     finally:
@@ -238,8 +258,22 @@ def _write_manifest(folder: Path, seed: int) -> None:
     for p in _files(folder):
         data = p.read_bytes()
         files[p.relative_to(folder).as_posix()] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    manifest = {"format": "bazenji-demo", "version": DEMO_VERSION, "seed": seed, "files": files}
+    manifest = {
+        "format": "bazenji-demo",
+        "version": DEMO_VERSION,
+        "generator": _generator_fingerprint(),
+        "seed": seed,
+        "files": files,
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _generator_fingerprint() -> str:
+    """SHA-256 of the generator's source, so a cached dataset from other code is not reused."""
+    digest = hashlib.sha256()
+    for name in ("_demo.py", "_genome.py", "_motifs.py", "_tracks.py", "_write.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _complete(folder: Path, seed: int) -> bool:
@@ -248,6 +282,8 @@ def _complete(folder: Path, seed: int) -> bool:
     except (OSError, ValueError):
         return False
     if manifest.get("version") != DEMO_VERSION or manifest.get("seed") != seed:
+        return False
+    if manifest.get("generator") != _generator_fingerprint():  # the generating code changed: regenerate
         return False
     for rel, info in manifest.get("files", {}).items():
         p = folder / rel

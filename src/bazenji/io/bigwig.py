@@ -171,7 +171,7 @@ def check_chromosomes(
     genome_chroms: Mapping[str, int] | Iterable[str],
     *,
     required: Iterable[str] | None = None,
-    name: str = "bigWig",
+    name: str | None = None,
     against: str = "the genome",
 ) -> None:
     """Check that a bigWig names (and sizes) chromosomes as the genome does.
@@ -188,7 +188,7 @@ def check_chromosomes(
         The chromosomes that must be present in the bigWig (the ones regions or windows use); by default every
         genome chromosome.
     name
-        How the bigWig is named in messages (its path).
+        How the bigWig is named in messages; its path when ``bigwig_chroms`` is a path.
     against
         How ``genome_chroms`` is named in messages.
 
@@ -199,6 +199,8 @@ def check_chromosomes(
         removing a ``chr`` prefix would match), or a shared chromosome has a different length (another
         assembly).
     """
+    if name is None:
+        name = f"bigWig {str(bigwig_chroms)!r}" if isinstance(bigwig_chroms, str | os.PathLike) else "bigWig"
     bw = _as_sizes(bigwig_chroms)
     genome = _as_sizes(genome_chroms)
     needed = list(dict.fromkeys(genome if required is None else required))
