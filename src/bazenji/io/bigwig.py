@@ -441,10 +441,13 @@ class BigWigTracks:
         """Chromosome sizes of track ``i``."""
         return dict(self._handles[i].chroms())
 
-    def check_chromosomes(self, genome_chroms, *, required: Iterable[str] | None = None) -> None:
+    def check_chromosomes(
+        self, genome_chroms, *, required: Iterable[str] | None = None, against: str = "the genome"
+    ) -> None:
         """:func:`check_chromosomes` for every track against the genome's chromosomes."""
         for handle, label in zip(self._handles, self.labels, strict=True):
-            check_chromosomes(handle.chroms(), genome_chroms, required=required, name=f"bigWig {label!r}")
+            name = f"bigWig {label!r}"
+            check_chromosomes(handle.chroms(), genome_chroms, required=required, name=name, against=against)
 
     def read_coverage(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Base-level coverage of track ``i`` (see :func:`read_coverage`)."""

@@ -91,7 +91,7 @@ def import_bigwigs(
 
     with BigWigTracks(bigwigs, targets=targets, bin_size=bin_size) as tracks:
         used = list(dict.fromkeys(chroms.tolist()))
-        tracks.check_chromosomes({c: None for c in used}, required=used)
+        tracks.check_chromosomes({c: None for c in used}, required=used, against="the regions")
         blocks = _blocks(chroms, lo, hi)
         X = np.zeros((len(obs), len(tracks)), dtype=np.float32)
         bar = tqdm(
