@@ -113,7 +113,6 @@ def create(
         fill_value=0,
         compressors=_compressor(compression_level),
         dimension_names=["window", "position", "base"],
-        config={"write_empty_chunks": True},
     )
     onehot.attrs["description"] = "one-hot DNA, channels A C G T; N and other codes all-zero"
     _array(group, "base", np.array(list("ACGT")), ["base"])
@@ -246,9 +245,10 @@ def encoded_chunks(path: str | os.PathLike) -> np.ndarray:
 def write_onehot_chunk(path: str | os.PathLike | zarr.Group, chunk: int, onehot: np.ndarray) -> None:
     """Write the one-hot of window chunk ``chunk``, then flag it done (so a crash in between leaves it undone)."""
     group = path if isinstance(path, zarr.Group) else _group(path, "r+")
-    size = group[ONEHOT].chunks[0]
-    start = chunk * size
-    group[ONEHOT][start : start + len(onehot)] = onehot
+    # zarr checks every chunk for being all fill value unless told not to: a full pass over 16 MB
+    array = group[ONEHOT].with_config({"write_empty_chunks": True})
+    start = chunk * array.chunks[0]
+    array[start : start + len(onehot)] = onehot
     group["done"][chunk] = True
 
 
