@@ -17,7 +17,7 @@ import pandas as pd
 
 from ._genome import CHROM_SIZES, make_genome
 from ._motifs import BIOSAMPLES
-from ._tracks import activities, intensity, sample_coverage, scan_regions, track_specs
+from ._tracks import intensity, prepare, sample_coverage, track_specs
 from ._write import call_peaks, write_bigwig, write_fasta, write_table
 
 logger = logging.getLogger("bazenji")
@@ -194,8 +194,8 @@ def generate(folder: Path, *, seed: int, final: Path | None = None) -> None:
     final = folder if final is None else final
     streams = np.random.SeedSequence(seed).spawn(4)
     genome = make_genome(np.random.default_rng(streams[0]))
-    occupancy, sites = scan_regions(genome)
-    acts = activities(genome, occupancy, np.random.default_rng(streams[1]))
+    sim = prepare(genome, np.random.default_rng(streams[1]))
+    acts = sim.acts
 
     for sub in ("genome", "bigwig", "peaks", "annotation"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,7 @@ def generate(folder: Path, *, seed: int, final: Path | None = None) -> None:
     rows = []
     specs = track_specs()
     for index, spec in enumerate(specs):
-        coverage = sample_coverage(spec, intensity(spec, genome, acts, sites, rng), genome.gaps, rng)
+        coverage = sample_coverage(spec, intensity(spec, sim, rng), genome.gaps, rng)
         write_bigwig(folder / "bigwig" / spec.filename, coverage, genome.gaps, sparse=spec.assay == "CAGE")
         if spec.assay != "CAGE":
             peaks = call_peaks(coverage, genome.gaps, fragment=spec.fragment, name=spec.identifier)

@@ -116,6 +116,51 @@ def activities(genome: Genome, occupancy: pd.DataFrame, rng) -> pd.DataFrame:
     return out
 
 
+@dataclass
+class Simulation:
+    """What every track is simulated from: the genome, region activities, binding sites and gene starts."""
+
+    genome: Genome
+    acts: pd.DataFrame
+    sites: pd.DataFrame  # scanned sites: region, motif, position, affinity
+    centers: np.ndarray  # peak centre per region
+    shapes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per gene: TSS offsets, their weights, antisense
+    gene_levels: dict[str, np.ndarray]  # per biosample: expected CAGE level per gene
+    gc_and_mappability: dict[str, tuple[np.ndarray, np.ndarray]]  # per chromosome
+
+
+def prepare(genome: Genome, rng) -> Simulation:
+    """Scan the regions, compute activities, and fix promoter shapes and gene expression per biosample."""
+    occupancy, sites = scan_regions(genome)
+    acts = activities(genome, occupancy, rng)
+    regions, genes = genome.regions, genome.genes
+    shapes = []
+    for gene in genes.itertuples():
+        sharp = gene.promoter != "housekeeping"  # TATA promoters fire at one or two bases, CpG islands spread
+        n_pos = int(rng.integers(1, 3)) if sharp else int(rng.integers(4, 9))
+        spread = 3 if sharp else 40
+        shapes.append(
+            (rng.integers(-spread, spread + 1, n_pos), rng.dirichlet(np.full(n_pos, 0.7)), rng.integers(150, 300, 3))
+        )
+    row_of_gene = {r.gene: i for i, r in enumerate(regions.itertuples()) if r.gene}
+    enhancers = regions[regions["region_class"].str.startswith("enhancer")]
+    mids = ((enhancers.Start + enhancers.End) // 2).to_numpy()
+    levels = {}
+    for b in BIOSAMPLES:
+        act = acts[f"observed_{b}"]
+        enhancer_act = act[enhancers.index].to_numpy()
+        level = np.empty(len(genes))
+        for g, gene in enumerate(genes.itertuples()):
+            same = (enhancers.Chromosome == gene.Chromosome).to_numpy()
+            distance = np.abs(mids - gene.tss)
+            near = same & (distance < 50_000)
+            boost = 1 + 0.6 * float((enhancer_act[near] * np.exp(-distance[near] / 20_000)).sum())
+            level[g] = act.iat[row_of_gene[gene.Name]] * min(boost, 2.5)
+        levels[b] = level * rng.lognormal(0.0, 0.3, len(genes))
+    background = {chrom: _smooth_gc_and_mappability(genome, chrom) for chrom in CHROM_SIZES}
+    return Simulation(genome, acts, sites, _centers(genome), shapes, levels, background)
+
+
 def _gauss(sd: float) -> tuple[np.ndarray, int]:
     half = int(4 * sd)
     x = np.arange(-half, half + 1)
@@ -130,47 +175,38 @@ def _add(arr: np.ndarray, center: int, amp: float, kernel: tuple[np.ndarray, int
         arr[a:b] += amp * values[a - lo : b - lo]
 
 
-_BASE_CACHE: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-
-
 def _smooth_gc_and_mappability(genome: Genome, chrom: str) -> tuple[np.ndarray, np.ndarray]:
-    """GC fraction over 1 kb around each base, and mappability (0.4 in repeats, 0 in gaps); cached per genome."""
-    cache = _BASE_CACHE.setdefault(id(genome.sequences), {})
-    if chrom not in cache:
-        if len(_BASE_CACHE) > 4:  # a generator run needs one genome; do not keep old ones alive
-            for key in list(_BASE_CACHE)[:-1]:
-                del _BASE_CACHE[key]
-        seq = genome.sequences[chrom]
-        strong = np.isin(seq, np.frombuffer(b"GCgc", dtype=np.uint8))
-        window = 1000
-        cum = np.concatenate([[0], np.cumsum(strong, dtype=np.int64)])
-        lo = np.clip(np.arange(len(seq)) - window // 2, 0, len(seq))
-        hi = np.clip(lo + window, 0, len(seq))
-        smooth = (cum[hi] - cum[lo]) / window
-        mapp = np.where(genome.masked[chrom], 0.4, 1.0) * (seq != ord("N"))
-        cache[chrom] = (smooth, mapp)
-    return cache[chrom]
+    """GC fraction over 1 kb around each base, and mappability (0.4 in repeats, 0 in gaps)."""
+    seq = genome.sequences[chrom]
+    strong = np.isin(seq, np.frombuffer(b"GCgc", dtype=np.uint8))
+    window = 1000
+    cum = np.concatenate([[0], np.cumsum(strong, dtype=np.int64)])
+    lo = np.clip(np.arange(len(seq)) - window // 2, 0, len(seq))
+    hi = np.clip(lo + window, 0, len(seq))
+    mapp = np.where(genome.masked[chrom], 0.4, 1.0) * (seq != ord("N"))
+    return (cum[hi] - cum[lo]) / window, mapp
 
 
-def _background(genome: Genome, chrom: str, level: float, rng, *, gc_weight: float) -> np.ndarray:
-    smooth, mapp = _smooth_gc_and_mappability(genome, chrom)
+def _background(sim: Simulation, chrom: str, level: float, rng, *, gc_weight: float) -> np.ndarray:
+    smooth, mapp = sim.gc_and_mappability[chrom]
     n = len(smooth)
-    field = np.repeat(rng.gamma(6.0, 1 / 6.0, n // 1000 + 1), 1000)[:n]
+    field = np.repeat(rng.gamma(6.0, 1 / 6.0, n // 1000 + 1), 1000)[:n]  # overdispersion: a gamma-Poisson mix
     return level * (1 + gc_weight * (smooth - 0.45)).clip(0.2) * mapp * field
 
 
-def intensity(spec: TrackSpec, genome: Genome, acts: pd.DataFrame, sites: pd.DataFrame, rng) -> dict[str, np.ndarray]:
+def intensity(spec: TrackSpec, sim: Simulation, rng) -> dict[str, np.ndarray]:
     """Expected read starts per base for one track, per chromosome (before sequencing noise)."""
+    genome, acts, sites = sim.genome, sim.acts, sim.sites
     regions, b = genome.regions, spec.biosample
     lam = {}
     for chrom in CHROM_SIZES:
         if spec.assay == "DNASE":
-            lam[chrom] = _background(genome, chrom, 0.02, rng, gc_weight=2.0)
+            lam[chrom] = _background(sim, chrom, 0.02, rng, gc_weight=2.0)
         elif spec.assay == "CHIP":
-            lam[chrom] = _background(genome, chrom, 0.012 if spec.target == "H3K27ac" else 0.006, rng, gc_weight=0.6)
+            lam[chrom] = _background(sim, chrom, 0.012 if spec.target == "H3K27ac" else 0.006, rng, gc_weight=0.6)
         else:
-            lam[chrom] = _background(genome, chrom, 3e-6, rng, gc_weight=0.0)
-    centers = _centers(genome, sites)
+            lam[chrom] = _background(sim, chrom, 3e-6, rng, gc_weight=0.0)
+    centers = sim.centers
     strands = regions["Strand"].to_numpy()
     is_promoter = regions["region_class"].str.startswith("promoter").to_numpy()
     access = acts[f"observed_access_{b}"].to_numpy()
@@ -199,11 +235,11 @@ def intensity(spec: TrackSpec, genome: Genome, acts: pd.DataFrame, sites: pd.Dat
     if spec.assay == "DNASE":
         _footprints(lam, genome, sites, access, b)
     if spec.assay == "CAGE":
-        _cage(lam, spec, genome, acts, rng)
+        _cage(lam, spec, sim)
     return lam
 
 
-def _centers(genome: Genome, sites: pd.DataFrame) -> np.ndarray:
+def _centers(genome: Genome) -> np.ndarray:
     """Peak centre per region: the TSS of a promoter, the mean planted-site position otherwise."""
     regions = genome.regions
     centers = ((regions["Start"] + regions["End"]) // 2).to_numpy().copy()
@@ -226,36 +262,21 @@ def _footprints(lam, genome: Genome, sites: pd.DataFrame, access: np.ndarray, b:
             lam[genome.regions.Chromosome.iat[i]][pos : pos + len(MOTIFS[motif])] *= 0.4
 
 
-def _cage(lam, spec: TrackSpec, genome: Genome, acts: pd.DataFrame, rng) -> None:
-    """Transcription start sites: each gene's promoter shape, scaled by its activity and nearby enhancers."""
-    regions, b = genome.regions, spec.biosample
-    # promoter shapes must not depend on the track: draw them from a generator seeded by the gene table
-    shape_rng = np.random.default_rng(len(genome.genes) * 7919 + int(genome.genes["tss"].sum() % 1_000_003))
-    act = acts[f"observed_{b}"]
-    enhancers = regions[regions["region_class"].str.startswith("enhancer")]
-    by_gene = {r.gene: i for i, r in enumerate(regions.itertuples()) if r.gene}
-    expression_noise = rng.lognormal(0.0, 0.3, len(genome.genes))
-    for g, gene in enumerate(genome.genes.itertuples()):
-        sharp = not gene.promoter == "housekeeping"
-        n_pos = int(shape_rng.integers(1, 3)) if sharp else int(shape_rng.integers(4, 9))
-        spread = 3 if sharp else 40
-        offsets = shape_rng.integers(-spread, spread + 1, n_pos)
-        weights = shape_rng.dirichlet(np.full(n_pos, 0.7))
-        anti = shape_rng.integers(150, 300, 3)
-        near = enhancers[(enhancers.Chromosome == gene.Chromosome)]
-        distance = np.abs((near.Start + near.End).to_numpy() // 2 - gene.tss)
-        boost = 1 + 0.6 * float((act[near.index].to_numpy() * np.exp(-distance / 20_000))[distance < 50_000].sum())
-        level = act.iat[by_gene[gene.Name]] * min(boost, 2.5) * expression_noise[g]
-        sign = 1 if gene.Strand == "+" else -1
-        arr = lam[gene.Chromosome]
+def _cage(lam, spec: TrackSpec, sim: Simulation) -> None:
+    """Transcription start sites: each gene's promoter shape at its expression level; divergent and enhancer RNA."""
+    regions, genes, b = sim.genome.regions, sim.genome.genes, spec.biosample
+    for g, gene in enumerate(genes.itertuples()):
+        offsets, weights, anti = sim.shapes[g]
+        level, sign, arr = sim.gene_levels[b][g], (1 if gene.Strand == "+" else -1), lam[gene.Chromosome]
         if gene.Strand == spec.strand:
             np.add.at(arr, gene.tss + sign * offsets, level * weights)
-        elif not sharp:  # divergent antisense transcription upstream of CpG-island promoters
-            np.add.at(arr, gene.tss - sign * anti, level * 0.12 / 3)
+        elif gene.promoter == "housekeeping":  # divergent antisense transcription upstream of CpG islands
+            np.add.at(arr, gene.tss - sign * anti, level * 0.12 / len(anti))
+    act = sim.acts[f"observed_{b}"].to_numpy()
+    shift = 60 if spec.strand == "+" else -60
     for i in np.flatnonzero(regions["region_class"].str.startswith("enhancer").to_numpy()):
-        r = regions.iloc[i]
-        mid = (r.Start + r.End) // 2 + (60 if spec.strand == "+" else -60)
-        lam[r.Chromosome][mid] += 0.04 * act.iat[i]  # enhancer RNA, both strands
+        mid = (regions.Start.iat[i] + regions.End.iat[i]) // 2 + shift
+        lam[regions.Chromosome.iat[i]][mid] += 0.04 * act[i]  # enhancer RNA, both strands
 
 
 def sample_coverage(spec: TrackSpec, lam: dict[str, np.ndarray], gaps: pd.DataFrame, rng) -> dict[str, np.ndarray]:
