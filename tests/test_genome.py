@@ -2,10 +2,14 @@ import gzip
 import os
 import pickle
 import struct
+import tempfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bazenji as bz
 from bazenji.io import Genome
@@ -242,3 +246,23 @@ def test_fetch_onehot_many_plain_bgzip_and_memory(tmp_path, fasta, seqs):
         )
     with pytest.raises(ValueError, match="one flag per window"):
         Genome(seqs).fetch_onehot_many(chroms, starts, 64, rc=[True])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ACGTNacgtnRYK", min_size=0, max_size=80), min_size=1, max_size=3),
+    st.integers(1, 17),
+    st.booleans(),
+    st.lists(st.tuples(st.integers(-30, 110), st.integers(0, 60)), min_size=1, max_size=5),
+)
+def test_fetch_matches_reference_for_any_layout(sequences, width, crlf, windows):
+    seqs = {f"s{i}": s for i, s in enumerate(sequences)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "g.fa"
+        path.write_bytes(fasta_text(seqs, dict.fromkeys(seqs, width), "\r\n" if crlf else "\n").encode())
+        for genome in (Genome(path), Genome(seqs)):
+            for k, (start, size) in enumerate(windows):
+                name = f"s{k % len(seqs)}"
+                expected = ref_fetch(seqs, name, start, start + size)
+                assert genome.fetch(name, start, start + size) == expected
+                assert np.array_equal(genome.fetch_codes(name, start, start + size), ref_codes(expected))
