@@ -265,4 +265,3 @@ def remove(path: str | os.PathLike) -> None:
     if not is_store(path):
         raise ValueError(f"refusing to delete {path!r}: it is not a bazenji window store")
     shutil.rmtree(path)
-
