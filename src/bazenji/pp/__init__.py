@@ -3,6 +3,7 @@
 from ._bigwig import import_bigwigs
 from ._encode import encode
 from ._regions import regions
+from ._transform import transform_tracks
 from ._windows import plan_windows
 
-__all__ = ["encode", "import_bigwigs", "plan_windows", "regions"]
+__all__ = ["encode", "import_bigwigs", "plan_windows", "regions", "transform_tracks"]
