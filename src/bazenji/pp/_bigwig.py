@@ -14,6 +14,8 @@ from tqdm.auto import tqdm
 from .._settings import settings
 from ..io.bigwig import BigWigTracks, apply_transform
 from ..io.targets import read_targets
+from ..store import is_store
+from ._training_data import write_store_targets
 
 __all__ = ["import_bigwigs"]
 
@@ -25,13 +27,14 @@ _INTERVAL = re.compile(r"^(?P<chrom>[^:\s]+)[:_-](?P<start>\d+)[-_](?P<end>\d+)$
 
 
 def import_bigwigs(
-    regions: ad.AnnData | pd.DataFrame,
+    regions: ad.AnnData | pd.DataFrame | str | os.PathLike,
     bigwigs: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike] | None = None,
     *,
     targets: str | os.PathLike | pd.DataFrame | None = None,
     bin_size: int = 128,
     aggregate: str = "mean",
-) -> ad.AnnData:
+    overwrite: bool = False,
+) -> ad.AnnData | pd.DataFrame:
     """Observed coverage per region and track, in the same layout and bins as predictions.
 
     Each region is cut into the ``bin_size`` bins a centred Basenji2 window gives it: bin edges at the region's
@@ -56,9 +59,14 @@ def import_bigwigs(
         How a region's bins become one value: ``"mean"``, ``"sum"``, ``"max"`` or ``"center"`` (the bin that
         starts at the midpoint).
 
+    overwrite
+        Window stores only: replace targets written before.
+
     Returns
     -------
-    Regions x tracks AnnData: ``obs`` the regions (input order and names), ``var`` the track table as
+    For a window store (a path): the track table, after writing binned training targets ``targets``
+    (window, bin, track) float16 over every window's output span, with the same per-bin transform.
+    Otherwise a regions x tracks AnnData: ``obs`` the regions (input order and names), ``var`` the track table as
     :func:`bazenji.io.read_targets` returns it plus ``file``, ``X`` float32, and ``uns["bazenji"]`` with the
     parameters and files.
 
@@ -70,6 +78,8 @@ def import_bigwigs(
         A region chromosome is missing from a bigWig (with a ``chr`` prefix hint), a region is empty, or an
         option is invalid.
     """
+    if isinstance(regions, str | os.PathLike) and is_store(regions):
+        return write_store_targets(regions, bigwigs, targets=targets, overwrite=overwrite)
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate={aggregate!r}; expected one of {list(AGGREGATES)}")
     obs = _regions_table(regions)

@@ -5,6 +5,7 @@ Knows nothing of torch: the model side reads batches as numpy arrays.
 
 from ._batches import WindowDataset, iter_batches
 from ._plan import WindowPlan, geometry, plan_centered, plan_tiled
+from ._results import create_profile, done_chunks, open_results, read_chunk, write_chunk, write_profile
 from ._zarr import (
     FORMAT,
     FORMAT_VERSION,
@@ -28,15 +29,21 @@ __all__ = [
     "attrs",
     "chunk_bounds",
     "create",
+    "create_profile",
+    "done_chunks",
     "encoded_chunks",
     "geometry",
     "is_store",
     "iter_batches",
     "mark_complete",
     "open",
+    "open_results",
     "plan_centered",
     "plan_tiled",
+    "read_chunk",
     "read_plan",
     "remove",
+    "write_chunk",
     "write_onehot_chunk",
+    "write_profile",
 ]

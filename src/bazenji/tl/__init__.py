@@ -1,6 +1,8 @@
 """Tools: prediction, training, evaluation and region-level analysis."""
 
 from ._cluster import cluster_regions
+from ._predict import predict
 from ._rank import rank_tracks
+from ._train import History, evaluate, train
 
-__all__ = ["cluster_regions", "rank_tracks"]
+__all__ = ["History", "cluster_regions", "evaluate", "predict", "rank_tracks", "train"]

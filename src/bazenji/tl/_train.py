@@ -76,7 +76,7 @@ class History:
 def _split_windows(dataset, split: str) -> np.ndarray:
     if "split" not in dataset:
         return np.arange(dataset.sizes["window"]) if split == "train" else np.array([], dtype=np.int64)
-    return np.flatnonzero(np.asarray(dataset["split"].values).astype(str) == split)
+    return np.flatnonzero(np.asarray(dataset["split"].values, dtype=object) == split)
 
 
 def _batches(dataset, windows: np.ndarray, batch_size: int):

@@ -1,0 +1,363 @@
+"""``bz.tl.predict``: regions in, regions x tracks AnnData out, streamed chunk by chunk through Basenji2."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .. import store as bz_store
+from .._settings import settings
+from ..io import default_targets, select_tracks
+from ..models import Basenji2, load
+from ._aggregate import check_aggregate, combine_pieces, piece_values
+from ._ensemble import predict_onehot, resolve_dtype, strand_pair_permutation
+
+logger = logging.getLogger("bazenji")
+
+#: profiles of at most this many tracks are also put in ``obsm`` (region, bin, track)
+OBSM_PROFILE_TRACKS = 32
+
+
+def resolve_model(model) -> Basenji2:
+    """A :class:`Basenji2` from a model, anything :func:`bazenji.models.load` accepts, or None (the demo model)."""
+    if model is None:
+        logger.warning("no model given: using the embedded demo model (bz.models.load('demo'))")
+        model = "demo"
+    return model if isinstance(model, Basenji2) else load(model)
+
+
+def resolve_genome(genome):
+    """A :class:`bazenji.io.Genome` from a genome, a path, or None (the demo genome)."""
+    from ..io import Genome
+
+    if genome is None:
+        from ..datasets import demo
+
+        logger.warning("no genome given: using the embedded demo genome")
+        genome = demo().fasta
+    return genome if isinstance(genome, Genome) else Genome(genome)
+
+
+def model_fingerprint(model: Basenji2) -> str:
+    """A hash of the configuration and every weight: results are only reused for the identical model."""
+    digest = hashlib.blake2b(repr(model.config.to_dict()).encode(), digest_size=12)
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def track_table(model: Basenji2) -> pd.DataFrame:
+    """The model's track table, or ``track_0 ...`` without one."""
+    return model.targets if model.targets is not None else default_targets(model.config.n_tracks)
+
+
+def _is_store(data) -> bool:
+    return isinstance(data, str | Path) and Path(data).is_dir() and bz_store.is_store(data)
+
+
+def _region_center_bins(plan) -> np.ndarray:
+    """Per assignment row: the output bin (of its window) that holds its region's midpoint."""
+    assignments = plan.assignments
+    regions = plan.regions
+    mid = ((regions["Start"].to_numpy() + regions["End"].to_numpy()) // 2)[assignments["region"].to_numpy()]
+    first_bp = plan.windows["start"].to_numpy()[assignments["window"].to_numpy()] + plan.crop_bins * plan.bin_size
+    return ((mid - first_bp) // plan.bin_size).astype(np.int64)
+
+
+def predict(
+    data,
+    model=None,
+    genome=None,
+    *,
+    tracks=None,
+    mode: str = "centered",
+    margin: int | None = None,
+    aggregate: str = "mean",
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    keep_profiles: bool | Sequence = False,
+    store: str | Path | None = None,
+    keep_store: bool | None = None,
+    chunk_windows: int | None = None,
+    stranded: bool = False,
+    device: str | None = None,
+    dtype: str = "float32",
+    batch_size: int | None = None,
+    into: ad.AnnData | None = None,
+    key_added: str = "predicted",
+    overwrite: bool = False,
+) -> ad.AnnData | None:
+    """Predict Basenji2 coverage for every region: a regions x tracks AnnData.
+
+    Windows are planned (one per region, or shared in tiled mode), encoded into a zarr window store,
+    streamed chunk by chunk through the model (reading the next chunk while the model works), and each
+    region's bins aggregated. Results are written per chunk, so an interrupted call resumes where it
+    stopped when called again with the same ``store``.
+
+    Parameters
+    ----------
+    data
+        A regions AnnData (intervals in ``obs``), an AnnData with intervals in ``var`` (cells x peaks),
+        anything :func:`bazenji.pp.regions` accepts (BED path, DataFrame, pyranges), or the path of an
+        existing window store.
+    model
+        A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the
+        embedded demo model when None.
+    genome
+        A :class:`~bazenji.io.Genome` or a FASTA path; the demo genome when None. Not needed for a store.
+    tracks
+        Tracks to compute: positions, identifiers, a boolean mask, an assay name (``"CAGE"``) or a pandas
+        query on the track table. Only those head rows are computed.
+    mode
+        ``"centered"``: one window per region centred on it; ``"tiled"``: nearby regions share windows.
+    margin
+        Tiled mode: minimum bp between a region and the edges of its window's output span.
+    aggregate
+        Per-region value over the bins the region overlaps: ``"mean"``, ``"sum"``, ``"max"`` or
+        ``"center"`` (the bin holding the region's midpoint).
+    rc
+        Average with the reverse-complement prediction (bins reversed back, strand pairs swapped).
+    shifts
+        Average over inputs shifted by these bp (N padded), as the official ``ensemble_shift``.
+    keep_profiles
+        False, True (all computed tracks), or a subset of the computed tracks (same forms as ``tracks``):
+        binned profiles (window, bin, track) are written to the store's ``profile`` variable (float16);
+        in centered mode with at most 32 such tracks they are also put in ``obsm["bz_profile"]``.
+    store
+        Where the window store lives; a temporary one (removed afterwards unless ``keep_store``) if None.
+    keep_store
+        Keep the store after a successful call; default: keep a store you named, remove a temporary one.
+    chunk_windows
+        Windows per store chunk: the unit of work and of resumption.
+    stranded
+        Predict minus-strand regions on their reverse complement (bins are returned in genomic order).
+    device, dtype, batch_size
+        Where and how the model runs; defaults from :data:`bazenji.settings`, dtype ``"float32"``
+        (``"bfloat16"``, and ``"float16"`` on CUDA, are faster at a small cost in precision).
+    into
+        An existing regions x tracks AnnData (same ``obs_names`` and ``var_names``, e.g. observed
+        coverage from :func:`bazenji.pp.import_bigwigs`): the predictions go to ``into.layers[key_added]``
+        and None is returned.
+    key_added
+        Layer name when ``into`` is given.
+    overwrite
+        Replace an existing layer ``key_added`` of ``into``, or a store built from other windows.
+
+    Returns
+    -------
+    AnnData with ``obs`` the regions (input order and names), ``var`` the track table, ``X`` float32 and
+    ``uns["bazenji"]`` the provenance (model, genome, windows, ensembling, versions, timings); None with ``into``.
+    """
+    started = time.perf_counter()
+    aggregate = check_aggregate(aggregate)
+    shifts = [int(s) for s in shifts] or [0]
+    model = resolve_model(model)
+    torch_device = settings.resolve_device(device)
+    compute_dtype = resolve_dtype(dtype, torch_device)
+    batch_size = batch_size or settings.batch_size
+    if into is not None and key_added in into.layers and not overwrite:
+        raise ValueError(f"into.layers[{key_added!r}] exists; pass overwrite=True or another key_added")
+
+    table = track_table(model)
+    track_index = select_tracks(table, tracks)
+    var = table.iloc[track_index].copy()
+    profile_columns = _profile_columns(var, keep_profiles)
+
+    # --- windows: planned and encoded (or taken from an existing store) ---------------------------------------
+    temporary = store is None and not _is_store(data)
+    if _is_store(data):
+        store_path = Path(data)
+        plan = bz_store.read_plan(store_path)
+        genome_fingerprint = bz_store.open(store_path).attrs.get("genome_fingerprint")
+        encode_s = 0.0
+    else:
+        from .. import pp
+
+        genome = resolve_genome(genome)
+        regions = pp.regions(data, genome=genome)
+        plan = pp.plan_windows(regions, mode=mode, model=model, margin=margin)
+        store_path = Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr" if temporary else Path(store)
+        tic = time.perf_counter()
+        pp.encode(plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded, overwrite=overwrite)
+        encode_s = time.perf_counter() - tic
+        genome_fingerprint = genome.fingerprint
+    if plan.seq_length != model.config.seq_length:
+        raise ValueError(
+            f"the store holds {plan.seq_length} bp windows but the model takes {model.config.seq_length} bp; "
+            "expected a store made for this model's window size"
+        )
+    dataset = bz_store.open(store_path)
+    n_windows = dataset.sizes["window"]
+    chunk = int(dataset["onehot"].encoding.get("chunks", (n_windows,))[0]) if chunk_windows is None else chunk_windows
+    chunk = int(dataset.attrs.get("chunk_windows", chunk))
+    n_chunks = -(-n_windows // chunk)
+
+    params = {
+        "model": model_fingerprint(model),
+        "tracks": track_index.tolist(),
+        "rc": bool(rc),
+        "shifts": shifts,
+        "dtype": str(compute_dtype),
+        "aggregate": aggregate,
+        "n_windows": n_windows,
+    }
+    key = bz_store.open_results(store_path, params, n_chunks)
+    if profile_columns is not None:
+        bz_store.create_profile(
+            store_path, n_windows=n_windows, n_bins=plan.n_bins, tracks=list(var.index[profile_columns]),
+            chunk_windows=chunk, key=key,
+        )  # fmt: skip
+
+    # --- the model over every unfinished chunk ----------------------------------------------------------------
+    assignments = plan.assignments
+    pieces_of_window = np.searchsorted(assignments["window"].to_numpy(), np.arange(n_windows + 1))
+    center_bins = _region_center_bins(plan)
+    window_rc = plan.windows["rc"].to_numpy() if "rc" in plan.windows else np.zeros(n_windows, bool)
+    strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
+    done = bz_store.done_chunks(store_path, key)
+    todo = [c for c in range(n_chunks) if not done[c]]
+    model = model.to(torch_device).eval()
+    model_s = 0.0
+    tic = time.perf_counter()
+    onehot = dataset["onehot"]
+    head_tracks = track_index if len(track_index) < model.config.n_tracks else None
+    try:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="bazenji-read") as reader,
+            tqdm(total=n_windows, initial=n_windows - sum(min(chunk, n_windows - c * chunk) for c in todo),
+                 unit="window", desc="predict", disable=not settings.progress) as bar,
+        ):  # fmt: skip
+
+            def read(c):
+                return np.asarray(onehot[c * chunk : min((c + 1) * chunk, n_windows)].values)
+
+            upcoming = reader.submit(read, todo[0]) if todo else None
+            for position, c in enumerate(todo):
+                block = upcoming.result()
+                upcoming = reader.submit(read, todo[position + 1]) if position + 1 < len(todo) else None
+                profiles = []
+                model_tic = time.perf_counter()
+                for b in range(0, len(block), batch_size):
+                    x = torch.from_numpy(block[b : b + batch_size]).to(torch_device, non_blocking=True)
+                    out = predict_onehot(
+                        model, x, tracks=head_tracks, rc=rc, shifts=shifts, dtype=compute_dtype,
+                        strand_pairs=strand_pairs,
+                    )  # fmt: skip
+                    profiles.append(out.cpu().numpy())
+                    bar.update(len(x))
+                model_s += time.perf_counter() - model_tic
+                profiles = np.concatenate(profiles)
+                first = c * chunk
+                flip = window_rc[first : first + len(profiles)]
+                profiles[flip] = profiles[flip, ::-1]
+                pieces = []
+                for w in range(len(profiles)):
+                    rows = slice(pieces_of_window[first + w], pieces_of_window[first + w + 1])
+                    pieces.append(
+                        piece_values(
+                            profiles[w],
+                            assignments["bin_start"].to_numpy()[rows],
+                            assignments["bin_end"].to_numpy()[rows],
+                            center_bins[rows],
+                            aggregate,
+                        )  # fmt: skip
+                    )
+                if profile_columns is not None:
+                    bz_store.write_profile(store_path, first, profiles[..., profile_columns])
+                bz_store.write_chunk(store_path, key, c, {"pieces": np.concatenate(pieces)})
+    except BaseException:
+        if temporary:
+            logger.error("prediction stopped; finished chunks are kept in %s: pass store=%r to resume", store_path,
+                         str(store_path))  # fmt: skip
+        raise
+    predict_s = time.perf_counter() - tic
+
+    # --- regions x tracks ---------------------------------------------------------------------------------------
+    values = np.concatenate([bz_store.read_chunk(store_path, key, c, "pieces") for c in range(n_chunks)])
+    n_piece_bins = (assignments["bin_end"] - assignments["bin_start"]).to_numpy()
+    X = combine_pieces(values, assignments["region"].to_numpy(), n_piece_bins, len(plan.regions), aggregate)
+    obs = plan.regions.copy()
+    obs.index = obs.index.astype(str)
+    var.index = var.index.astype(str)
+    provenance = {
+        "model": {**{k: v for k, v in model.source.items() if v is not None}, "fingerprint": params["model"],
+                  "config": model.config.to_dict()},
+        "genome_fingerprint": genome_fingerprint,
+        "windows": {"mode": plan.mode, "n_windows": int(n_windows), "seq_length": plan.seq_length,
+                    "bin_size": plan.bin_size, "crop_bins": plan.crop_bins, "stranded": bool(stranded),
+                    "n_windows_saved": int(getattr(plan, "n_windows_saved", 0) or 0)},
+        "ensemble": {"rc": bool(rc), "shifts": shifts},
+        "aggregate": aggregate,
+        "device": str(torch_device),
+        "dtype": str(compute_dtype).removeprefix("torch."),
+        "store": str(store_path) if not temporary or keep_store else None,
+        "results_key": key,
+        "versions": _versions(),
+        "timings": {"encode_s": encode_s, "predict_s": predict_s, "model_s": model_s,
+                    "total_s": time.perf_counter() - started,
+                    "windows_per_s": (sum(min(chunk, n_windows - c * chunk) for c in todo) / predict_s)
+                    if todo and predict_s > 0 else None},
+    }  # fmt: skip
+    result = ad.AnnData(X=X, obs=obs, var=var)
+    result.uns["bazenji"] = _h5ad_safe(provenance)
+    if profile_columns is not None and plan.mode == "centered" and len(profile_columns) <= OBSM_PROFILE_TRACKS:
+        result.obsm["bz_profile"] = np.asarray(bz_store.open(store_path)["profile"].values, dtype=np.float16)
+        result.uns["bazenji"]["profile_tracks"] = list(var.index[profile_columns])
+    if temporary and not keep_store:
+        shutil.rmtree(store_path.parent, ignore_errors=True)
+    if into is not None:
+        _write_into(into, result, key_added)
+        return None
+    return result
+
+
+def _profile_columns(var: pd.DataFrame, keep_profiles) -> np.ndarray | None:
+    if keep_profiles is False or keep_profiles is None:
+        return None
+    if keep_profiles is True:
+        return np.arange(len(var))
+    return select_tracks(var, keep_profiles)
+
+
+def _write_into(into: ad.AnnData, result: ad.AnnData, key: str) -> None:
+    if list(into.obs_names) != list(result.obs_names):
+        raise ValueError(
+            "into.obs_names differ from the predicted regions; expected the same regions in the same order"
+        )
+    missing = [t for t in into.var_names if t not in result.var_names]
+    if missing:
+        raise ValueError(f"into has tracks the model did not predict: {missing[:5]}; pass tracks= to compute them")
+    into.layers[key] = result[:, into.var_names].X.copy()
+    into.uns.setdefault("bazenji", {})[key] = result.uns["bazenji"]
+
+
+def _versions() -> dict:
+    import anndata
+    import numpy
+    import zarr
+
+    from .. import __version__
+
+    return {"bazenji": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "anndata": anndata.__version__, "zarr": zarr.__version__}  # fmt: skip
+
+
+def _h5ad_safe(value):
+    """Provenance that h5ad and zarr can store: no None, no tuples."""
+    if isinstance(value, dict):
+        return {k: _h5ad_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_h5ad_safe(v) for v in value]
+    return value
