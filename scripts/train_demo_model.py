@@ -24,6 +24,7 @@ from bazenji.datasets._model import demo_config
 
 
 def main() -> None:
+    """Build the training store, train, evaluate, save."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--stride", type=int, default=16_384)

@@ -4,4 +4,16 @@ from ._demo import DEMO_VERSION, REGION_CLASSES, Demo, demo, demo_regions
 from ._model import demo_config, demo_model, demo_model_metrics
 from ._motifs import BIOSAMPLES, GRAMMAR, MOTIFS
 
-__all__ = ["BIOSAMPLES", "DEMO_VERSION", "GRAMMAR", "MOTIFS", "REGION_CLASSES", "Demo", "demo", "demo_config", "demo_model", "demo_model_metrics", "demo_regions"]
+__all__ = [
+    "BIOSAMPLES",
+    "DEMO_VERSION",
+    "GRAMMAR",
+    "MOTIFS",
+    "REGION_CLASSES",
+    "Demo",
+    "demo",
+    "demo_config",
+    "demo_model",
+    "demo_model_metrics",
+    "demo_regions",
+]

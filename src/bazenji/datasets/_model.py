@@ -1,4 +1,4 @@
-"""The demo model: a narrow Basenji2 at the real 131,072 bp window, trained on the demo by scripts/train_demo_model.py."""
+"""The demo model: a narrow Basenji2 at the real 131,072 bp window (trained by scripts/train_demo_model.py)."""
 
 from __future__ import annotations
 

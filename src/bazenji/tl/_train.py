@@ -250,10 +250,9 @@ def train(
     n_tracks = dataset.sizes[dataset["targets"].dims[-1]]
     if n_tracks != model.config.n_tracks:
         raise ValueError(f"the store has {n_tracks} target tracks but the model has {model.config.n_tracks} outputs")
-    if dataset.sizes[dataset["targets"].dims[1]] != model.config.n_bins:
-        raise ValueError(
-            f"store targets have {dataset.sizes[dataset['targets'].dims[1]]} bins; the model outputs {model.config.n_bins}"
-        )
+    n_bins = dataset.sizes[dataset["targets"].dims[1]]
+    if n_bins != model.config.n_bins:
+        raise ValueError(f"store targets have {n_bins} bins; the model outputs {model.config.n_bins}")
     train_windows = _split_windows(dataset, "train")
     valid_dataset = dataset if valid is None else (bz_store.open(valid) if not hasattr(valid, "sizes") else valid)
     valid_windows = (
