@@ -246,6 +246,7 @@ def main() -> None:
         args.genome_mbp, args.windows, args.sample = 20, 500, 160
     import bazenji as bz
 
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_encode_") as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
@@ -256,14 +257,22 @@ def main() -> None:
         chroms, starts = random_windows(genome_dict, args.sample)
         memory = bz.io.Genome({k: v for k, v in genome_dict.items()})
         on_disk = bz.io.Genome(fasta)
+        ours = {
+            "bazenji, in-memory genome, reused chunk buffer": (memory, True),
+            "bazenji, in-memory genome, new array per chunk": (memory, False),
+            "bazenji, FASTA (.fai, mmap), reused chunk buffer": (on_disk, True),
+            "bazenji, FASTA (.fai, mmap), new array per chunk": (on_disk, False),
+        }
         rows = {
             "pyfaidx fetch + numpy LUT one-hot (baseline)": baseline_pyfaidx(fasta, chroms[:200], starts[:200]),
             "plain numba kernel, in-memory genome (baseline)": baseline_numba(genome_dict, chroms, starts),
-            "bazenji, in-memory genome, reused chunk buffer": ours_windows(memory, chroms, starts, reuse=True),
-            "bazenji, in-memory genome, new array per chunk": ours_windows(memory, chroms, starts, reuse=False),
-            "bazenji, FASTA (.fai, mmap), reused chunk buffer": ours_windows(on_disk, chroms, starts, reuse=True),
-            "bazenji, FASTA (.fai, mmap), new array per chunk": ours_windows(on_disk, chroms, starts, reuse=False),
         }
+        all_threads = numba.get_num_threads()
+        for name, (genome, reuse) in ours.items():
+            bz.settings.n_threads = 1
+            one = ours_windows(genome, chroms, starts, reuse=reuse)
+            bz.settings.n_threads = all_threads
+            rows[name] = (one, ours_windows(genome, chroms, starts, reuse=reuse))
         comp = compression(memory, chroms, starts)
         all_chroms, all_starts = random_windows(genome_dict, args.windows, seed=2)
         spec = tmp / "windows.json"
@@ -277,19 +286,22 @@ def main() -> None:
         store = json.loads(child.stdout.strip().splitlines()[-1])
     threads = bz.settings.n_threads or numba.get_num_threads()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numba threads {threads}")
-    print(f"python {platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}\n")
-    print("| stage | Mbp/s |\n|---|---|")
+    print(f"python {platform.python_version()}, numba {numba.__version__}, numpy {np.__version__}")
+    print(f"load average at start {load[0]:.1f}, at end {os.getloadavg()[0]:.1f} (other work on the machine)\n")
+    print(f"| stage | Mbp/s, 1 thread | Mbp/s, {threads} threads |\n|---|---|---|")
     for name, value in rows.items():
-        print(f"| {name} | {'not installed' if value is None else f'{value:,.0f}'} |")
+        one, many = value if isinstance(value, tuple) else (value, None)
+        cells = ["not installed" if one is None else f"{one:,.0f}", "" if many is None else f"{many:,.0f}"]
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
     base = rows["pyfaidx fetch + numpy LUT one-hot (baseline)"]
     if base:
-        ratio = rows["bazenji, FASTA (.fai, mmap), reused chunk buffer"] / base
-        print(f"\nFASTA -> one-hot vs pyfaidx baseline: {ratio:.1f}x")
+        best = max(rows["bazenji, FASTA (.fai, mmap), reused chunk buffer"])
+        print(f"\nFASTA -> one-hot vs pyfaidx baseline: {best / base:.1f}x")
     print("\n| blosc setting (1 thread) | bytes/bp | compress Mbp/s | decompress Mbp/s |\n|---|---|---|---|")
     for name, r in comp.items():
         print(f"| {name} | {r['bytes_per_bp']:.3f} | {r['compress_mbps']:,.0f} | {r['decompress_mbps']:,.0f} |")
     print(
-        f"\nEnd to end, {store['windows']:,} windows ({store['windows'] * SEQ_LENGTH / 1e9:.2f} Gbp) FASTA -> zarr store:"
+        f"\nEnd to end, {store['windows']:,} windows ({store['windows'] * SEQ_LENGTH / 1e9:.2f} Gbp), FASTA -> store:"
         f" {store['encode_s']:.1f} s = {store['encode_mbps']:,.0f} Mbp/s, {store['bytes_per_bp']:.3f} bytes/bp on disk,"
         f" peak RSS {store['peak_rss_mb']:,.0f} MB (of which {store['rss_before_mb']:,.0f} MB before encoding:"
         f" interpreter, torch, numba), peak Python/numpy allocations {store['traced_peak_mb']:,.0f} MB;"
