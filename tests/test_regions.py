@@ -143,8 +143,9 @@ def test_genome_checks_names_and_ends(genome):
         read_regions(
             pd.DataFrame({"Chromosome": ["1", "2", "chr1"], "Start": [0, 0, 0], "End": [5, 5, 5]}), genome=genome
         )
-    with pytest.raises(ValueError, match=r"past the chromosome end on rows 1 .*chr2:40-60, length 50"):
-        read_regions(["chr1:1-2", "chr2:40-60"], genome=genome)
+    with pytest.warns(UserWarning, match=r"past the chromosome end on rows 1 .*chr2:40-60, length 50"):
+        df = read_regions(["chr1:1-2", "chr2:40-60"], genome=genome)
+    assert df["End"].tolist() == [2, 60]  # kept, not clipped or dropped
 
 
 def test_pp_regions_gives_anndata(tmp_path, genome):

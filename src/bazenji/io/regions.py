@@ -241,10 +241,12 @@ def _finish(
         past = np.flatnonzero(df["End"].to_numpy() > sizes)
         if len(past):
             i = past[0]
-            raise ValueError(
+            warnings.warn(
                 f"{what}: End runs past the chromosome end on {_describe_rows(past, lines)} (e.g. "
                 f"{df['Chromosome'].iloc[i]}:{df['Start'].iloc[i]}-{df['End'].iloc[i]}, length {sizes[i]}); "
-                "are the regions from another genome build?"
+                "their windows are padded with N. Are the regions from another genome build?",
+                UserWarning,
+                stacklevel=3,
             )
     return _with_names(df, names)
 
@@ -319,7 +321,8 @@ def read_regions(
         For AnnData, read the intervals from ``"obs"`` or ``"var"``; by default columns in ``.obs``,
         then columns in ``.var``, then ``var_names``, then ``obs_names``.
     genome
-        Check chromosome names (and that regions end within their chromosome) against this genome.
+        Check chromosome names against this genome (an error) and that regions end within their
+        chromosome (a warning: their windows are padded with N).
 
     Returns
     -------
