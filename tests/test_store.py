@@ -251,3 +251,24 @@ def test_store_module_has_no_torch_and_remove_refuses_other_folders(tmp_path):
     with pytest.raises(ValueError, match="refusing"):
         bz.store.remove(tmp_path / "x")
     shutil.rmtree(tmp_path / "x")
+
+
+def test_iter_batches_passes_reader_errors_on(tmp_path, fasta, bed, monkeypatch):
+    from bazenji.store import _batches
+
+    path = bz.pp.encode(bed, fasta, tmp_path / "s.zarr", chunk_windows=2, **GEOMETRY)
+    real = _batches._ChunkReader.read
+
+    def fail_on_chunk_2(self, chunk, windows):
+        if chunk == 2:
+            raise OSError("disk gone")
+        return real(self, chunk, windows)
+
+    monkeypatch.setattr(_batches._ChunkReader, "read", fail_on_chunk_2)
+    seen = []
+    with pytest.raises(OSError, match="disk gone"):
+        for idx, _ in bz.store.iter_batches(path, 2):
+            seen += idx.tolist()
+    assert seen == [0, 1, 2, 3]
+    for _ in bz.store.iter_batches(path, 2, windows=[0, 1, 2, 3]):  # stop before the producer's end mark
+        break

@@ -50,20 +50,22 @@ class _ChunkReader:
 
 
 def _produce(reader: _ChunkReader, windows: np.ndarray, segments, out: queue.Queue, stop: threading.Event) -> None:
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     try:
         for chunk, positions in segments:
-            item = (windows[positions], reader.read(chunk, windows[positions]))
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not put((windows[positions], reader.read(chunk, windows[positions]))):
                 return
-        out.put(_DONE)
+        put(_DONE)
     except BaseException as err:  # handed to the consumer, which raises it
-        out.put(err)
+        put(err)
 
 
 def iter_batches(
