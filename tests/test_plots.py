@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import zarr
 from _synthetic_tracks import BIN_SIZE, CROP_BINS, N_BINS, SEQ_LENGTH, make_observed, make_predictions
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
 import bazenji as bz
-from bazenji.tl._train import History
 
 
 @pytest.fixture(scope="module")
@@ -150,29 +150,30 @@ def test_tracks_into_given_axes(pred):
 
 
 def _write_store(path, adata, variable="profile", track_dim="profile_track", tracks=None, scale=1.0):
+    """A window store laid out as bazenji writes it: zarr 3, dimension names, variable-length strings."""
     names = list(tracks or adata.uns["bazenji"]["profile_tracks"])
     cols = [adata.uns["bazenji"]["profile_tracks"].index(t) for t in names]
     obs = adata.obs
     mids = ((obs["Start"] + obs["End"]) // 2).to_numpy()
-    dataset = xr.Dataset(
-        {
-            variable: (("window", "bin", track_dim), np.asarray(adata.obsm["bz_profile"])[:, :, cols] * scale),
-            "chrom": ("window", obs["Chromosome"].to_numpy().astype(str)),
-            "start": ("window", mids - SEQ_LENGTH // 2),
-            "end": ("window", mids + SEQ_LENGTH // 2),
-            "region": ("region", obs.index.to_numpy().astype(str)),
-            "region_chrom": ("region", obs["Chromosome"].to_numpy().astype(str)),
-            "region_start": ("region", obs["Start"].to_numpy()),
-            "region_end": ("region", obs["End"].to_numpy()),
-        },
-        coords={track_dim: names},
-        attrs={"seq_length": SEQ_LENGTH, "bin_size": BIN_SIZE, "crop_bins": CROP_BINS},
-    )
-    dataset.to_zarr(path, mode="w", consolidated=False)
+    group = zarr.open_group(str(path), mode="w")
+    group.attrs.update({"seq_length": SEQ_LENGTH, "bin_size": BIN_SIZE, "crop_bins": CROP_BINS})
+    arrays = {
+        variable: (("window", "bin", track_dim), np.asarray(adata.obsm["bz_profile"])[:, :, cols] * scale),
+        track_dim: ((track_dim,), np.array(names)),
+        "chrom": (("window",), obs["Chromosome"].to_numpy().astype(str)),
+        "start": (("window",), mids - SEQ_LENGTH // 2),
+        "end": (("window",), mids + SEQ_LENGTH // 2),
+        "region": (("region",), obs.index.to_numpy().astype(str)),
+        "region_chrom": (("region",), obs["Chromosome"].to_numpy().astype(str)),
+        "region_start": (("region",), obs["Start"].to_numpy()),
+        "region_end": (("region",), obs["End"].to_numpy()),
+    }
+    for name, (dims, values) in arrays.items():
+        dtype = str if values.dtype.kind == "U" else values.dtype
+        group.create_array(name, shape=values.shape, dtype=dtype, dimension_names=list(dims))[...] = values
     return path
 
 
-@pytest.mark.filterwarnings("ignore:The data type .* does not have a Zarr V3 specification")
 def test_tracks_from_a_window_store(pred, tmp_path):
     store = _write_store(tmp_path / "windows.zarr", pred)
     targets = _write_store(tmp_path / "targets.zarr", pred, "targets", "track", tracks=["ENCFF205TKQ"], scale=2.0)
@@ -300,14 +301,14 @@ def test_predicted_vs_observed_per_assay_density_and_matching(pred, observed):
 # --- training_history ---------------------------------------------------------------------------------------------
 
 
-def _history() -> History:
+def _history() -> bz.tl.History:
     metrics = pd.DataFrame({
         "epoch": [1, 2, 3, 4, 5], "loss": [1.0, 0.8, 0.7, 0.66, 0.64], "lr": [1e-4, 5e-4, 1e-3, 1e-3, 1e-3],
         "seconds": [3.0] * 5, "windows_per_s": [20.0] * 5, "valid_loss": [1.1, 0.9, 0.84, 0.86, 0.9],
         "valid_r": [0.2, 0.4, 0.5, 0.49, 0.47], "valid_r_DNASE": [0.3, 0.5, 0.6, 0.58, 0.55],
         "valid_r_CAGE": [0.1, 0.2, 0.3, 0.31, 0.3],
     })  # fmt: skip
-    return History(metrics=metrics, best_epoch=3)
+    return bz.tl.History(metrics=metrics, best_epoch=3)
 
 
 def test_training_history_panels(tmp_path):
@@ -338,4 +339,4 @@ def test_training_history_without_validation_and_errors():
     with pytest.raises(ValueError, match="panel 'r'"):
         bz.pl.training_history(metrics, panels=["r"])
     with pytest.raises(ValueError, match="no metrics"):
-        bz.pl.training_history(History())
+        bz.pl.training_history(bz.tl.History())

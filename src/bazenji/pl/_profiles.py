@@ -50,6 +50,11 @@ def parse_locus(locus) -> tuple[str, int, int]:
     return chrom, start, end
 
 
+def strings(values) -> np.ndarray:
+    """A str array from any string array (numpy ``StringDType``, which zarr 3 returns, included)."""
+    return np.array([str(v) for v in np.asarray(values, dtype=object).ravel()], dtype=str)
+
+
 def is_store(data) -> bool:
     """A window store given as a path or an opened xarray Dataset."""
     return isinstance(data, str | os.PathLike) or (hasattr(data, "data_vars") and hasattr(data, "sizes"))
@@ -150,7 +155,7 @@ def store_region_locus(dataset, region) -> tuple[str, int, int]:
     """Coordinates of a region named in the store's ``region`` variable."""
     if "region" not in dataset:
         raise ValueError(f"region={region!r}: this store has no 'region' variable; pass locus= instead")
-    names = np.asarray(dataset["region"].values).astype(str)
+    names = strings(dataset["region"].values)
     hits = np.flatnonzero(names == str(region))
     if hits.size == 0:
         raise ValueError(f"region={region!r} is not among the store's {len(names)} regions")
@@ -167,7 +172,7 @@ def from_store(dataset, chrom: str, start: int, end: int, variable: str = "profi
     bin_size, crop_bins = int(attrs["bin_size"]), int(attrs["crop_bins"])
     array = dataset[variable]
     n_bins = int(array.shape[1])
-    chroms = np.asarray(dataset["chrom"].values).astype(str)
+    chroms = strings(dataset["chrom"].values)
     first = np.asarray(dataset["start"].values, dtype=np.int64) + crop_bins * bin_size
     last = first + n_bins * bin_size
     overlap = np.where(chroms == chrom, np.minimum(last, end) - np.maximum(first, start), -1)
@@ -177,7 +182,7 @@ def from_store(dataset, chrom: str, start: int, end: int, variable: str = "profi
     window = int(best[np.argmin(np.abs((first[best] + last[best]) // 2 - (start + end) // 2))])
     track_dim = array.dims[-1]
     if track_dim in dataset.variables:
-        names = [str(t) for t in np.asarray(dataset[track_dim].values)]
+        names = list(strings(dataset[track_dim].values))
     else:
         names = [f"track_{i}" for i in range(array.shape[-1])]
     values = np.asarray(array[window].values, dtype=np.float32)

@@ -22,6 +22,7 @@ from ._profiles import (
     parse_locus,
     region_position,
     store_region_locus,
+    strings,
 )
 from ._utils import ASSAY_COLORS, OBSERVED_COLOR, category_colors, finish, format_bp, genomic_xaxis, lane_axes
 from ._utils import track_labels as make_labels
@@ -201,10 +202,10 @@ def _predicted(data, region, view, key):
         table = None
         if "region" in dataset and {"region_chrom", "region_start", "region_end"} <= set(dataset.variables):
             table = pd.DataFrame({
-                "Chromosome": np.asarray(dataset["region_chrom"].values).astype(str),
+                "Chromosome": strings(dataset["region_chrom"].values),
                 "Start": np.asarray(dataset["region_start"].values, dtype=np.int64),
                 "End": np.asarray(dataset["region_end"].values, dtype=np.int64),
-                "Name": np.asarray(dataset["region"].values).astype(str),
+                "Name": strings(dataset["region"].values),
             })  # fmt: skip
         return from_store(dataset, chrom, start, end, "profile"), focus, table
     raise TypeError(f"data is a {type(data).__name__}; expected an AnnData with obsm profiles or a window store")

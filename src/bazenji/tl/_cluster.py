@@ -128,8 +128,7 @@ def cluster_regions(
     adata.uns["neighbors"] = work.uns["neighbors"]
     adata.obsm["X_umap"] = work.obsm["X_umap"]
     adata.uns["umap"] = work.uns["umap"]
-    adata.obs[key_added] = work.obs[key_added].to_numpy()
-    adata.obs[key_added] = adata.obs[key_added].astype(work.obs[key_added].dtype)
+    adata.obs[key_added] = work.obs[key_added].values  # the Categorical itself: same categories, same order
     adata.uns[key_added] = {
         "params": {
             "tracks": [str(t) for t in adata.var_names[positions]],
