@@ -5,7 +5,7 @@ Knows nothing of torch: the model side reads batches as numpy arrays.
 
 from ._batches import WindowDataset, iter_batches
 from ._plan import WindowPlan, geometry, plan_centered, plan_tiled
-from ._results import create_profile, done_chunks, open_results, read_chunk, write_chunk, write_profile
+from ._results import create_profile, done_chunks, open_results, read_chunk, results_keys, write_chunk, write_profile
 from ._zarr import (
     FORMAT,
     FORMAT_VERSION,
@@ -42,6 +42,7 @@ __all__ = [
     "plan_tiled",
     "read_chunk",
     "read_plan",
+    "results_keys",
     "remove",
     "write_chunk",
     "write_onehot_chunk",

@@ -46,6 +46,12 @@ def open_results(path: str | Path, params: dict, n_chunks: int) -> str:
     return key
 
 
+def results_keys(path: str | Path) -> list[str]:
+    """Keys of the result sets in a store."""
+    root = _group(path)
+    return sorted(root["results"].group_keys()) if "results" in root else []
+
+
 def done_chunks(path: str | Path, key: str) -> np.ndarray:
     """Boolean array: which chunks of results ``key`` are finished."""
     return np.asarray(_group(path)[f"results/{key}/done"][:], dtype=bool)

@@ -344,14 +344,9 @@ def _write_into(into: ad.AnnData, result: ad.AnnData, key: str) -> None:
 
 
 def _versions() -> dict:
-    import anndata
-    import numpy
-    import zarr
+    from importlib.metadata import version
 
-    from .. import __version__
-
-    return {"bazenji": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "anndata": anndata.__version__, "zarr": zarr.__version__}  # fmt: skip
+    return {name: version(name) for name in ("bazenji", "torch", "numpy", "anndata", "zarr", "xarray")}
 
 
 def _h5ad_safe(value):
