@@ -156,7 +156,7 @@ def tracks(
         if kind == "predicted":
             if layout == "overlay" and name in observed_index:
                 _area(lane_ax, observed_profile, observed_index[name], start, end, OBSERVED_COLOR, 0.45, "observed")
-            _area(lane_ax, predicted, i, start, end, lane_colors[name], 0.6, "predicted", outline=True)
+            _area(lane_ax, predicted, i, start, end, lane_colors[name], 0.45, "predicted", outline=True)
             lane_ax.set_ylabel(labels[name], rotation=0, ha="right", va="center", fontsize=8)
         else:
             _area(lane_ax, observed_profile, observed_index[name], start, end, OBSERVED_COLOR, 0.6, "observed")
