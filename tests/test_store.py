@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 import zarr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_genome import write_bgzf
 
 import bazenji as bz
@@ -272,3 +274,19 @@ def test_iter_batches_passes_reader_errors_on(tmp_path, fasta, bed, monkeypatch)
     assert seen == [0, 1, 2, 3]
     for _ in bz.store.iter_batches(path, 2, windows=[0, 1, 2, 3]):  # stop before the producer's end mark
         break
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=0, max_size=8), st.integers(1, 10))
+def test_rebatch_regroups_chunks_into_full_batches(chunk_sizes, batch_size):
+    from bazenji.store._batches import _rebatch
+
+    total = sum(chunk_sizes)
+    bounds = np.cumsum([0, *chunk_sizes])
+    chunks = [(np.arange(a, b), np.arange(a, b) * 10) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    batches = list(_rebatch(iter(chunks), batch_size))
+    sizes = [len(i) for i, _ in batches]
+    assert sizes == [batch_size] * (total // batch_size) + ([total % batch_size] if total % batch_size else [])
+    if batches:
+        assert np.array_equal(np.concatenate([i for i, _ in batches]), np.arange(total))
+        assert np.array_equal(np.concatenate([v for _, v in batches]), np.arange(total) * 10)
