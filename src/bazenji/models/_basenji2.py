@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._config import Basenji2Config
+from ._inference import InferencePlan
 
 logger = logging.getLogger("bazenji")
 
@@ -161,13 +162,39 @@ class Basenji2(nn.Module):
             raise ValueError(f"input of shape {tuple(x.shape)}; expected one-hot (batch, length, 4)")
         if x.shape[1] % self.config.bin_size:
             raise ValueError(f"input length {x.shape[1]} is not a multiple of the bin size {self.config.bin_size}")
-        fused = not self.training and torch.is_inference_mode_enabled()
-        dtype = x.dtype if (fused and x.is_floating_point()) else self.head.weight.dtype
-        return x.to(dtype).transpose(1, 2), dtype
+        dtype = x.dtype if (self._fast_inference() and x.is_floating_point()) else self.head.weight.dtype
+        return x, dtype
+
+    def _fast_inference(self) -> bool:
+        return not self.training and torch.is_inference_mode_enabled()
+
+    def inference_plan(self, dtype: torch.dtype | None = None, device: torch.device | None = None) -> InferencePlan:
+        """The prepared inference path for ``dtype`` on ``device``, rebuilt when a parameter changes.
+
+        Parameters
+        ----------
+        dtype
+            Compute dtype; the parameters' dtype by default.
+        device
+            The parameters' device by default.
+        """
+        dtype = self.head.weight.dtype if dtype is None else dtype
+        device = self.head.weight.device if device is None else torch.device(device)
+        tensors = [t for name, t in self.state_dict(keep_vars=True).items() if not name.endswith("num_batches_tracked")]
+        key = tuple((t._version, t.data_ptr()) for t in tensors)
+        plans = self.__dict__.setdefault("_inference_plans", {})
+        entry = plans.get((dtype, device))
+        if entry is None or entry[0] != key:
+            plans.pop((dtype, device), None)  # free the stale copy before building the new one
+            entry = plans[(dtype, device)] = (key, InferencePlan(self, dtype, device))
+        return entry[1]
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings ``(batch, bins, final_channels)``: the head's input, after cropping and the last GELU."""
         x, dtype = self._check_input(x)
+        if self._fast_inference():
+            return self.inference_plan(dtype, x.device).trunk(x)
+        x = x.to(dtype).transpose(1, 2)
         stream = self.tower(self.stem(x))
         # The residual stream accumulates eleven updates: it stays in the parameters' precision even when the
         # convolutions run in bfloat16/float16, which is what keeps low-precision outputs close to float32.
@@ -195,9 +222,15 @@ class Basenji2(nn.Module):
         Coverage in the parameters' dtype (float32 for loaded models).
         """
         weight, bias = self.head.weight, self.head.bias
-        embedding = self.trunk(x).to(weight.dtype)
+        index = None
         if tracks is not None:
             index = torch.as_tensor(np.asarray(tracks, dtype=np.int64), device=weight.device)
+        if self._fast_inference():
+            x, dtype = self._check_input(x)
+            plan = self.inference_plan(dtype, x.device)
+            return plan.head(plan.trunk(x), index)
+        embedding = self.trunk(x).to(weight.dtype)
+        if tracks is not None:
             weight, bias = weight.index_select(0, index), bias.index_select(0, index)
         return F.softplus(F.linear(embedding, weight, bias))
 
