@@ -290,3 +290,12 @@ def test_rebatch_regroups_chunks_into_full_batches(chunk_sizes, batch_size):
     if batches:
         assert np.array_equal(np.concatenate([i for i, _ in batches]), np.arange(total))
         assert np.array_equal(np.concatenate([v for _, v in batches]), np.arange(total) * 10)
+
+
+def test_encode_on_dask_workers_equals_local(tmp_path, fasta, bed):
+    distributed = pytest.importorskip("dask.distributed")
+    local = bz.pp.encode(bed, fasta, tmp_path / "local.zarr", chunk_windows=2, **GEOMETRY)
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+        remote = bz.pp.encode(bed, fasta, tmp_path / "dask.zarr", chunk_windows=2, client=client, **GEOMETRY)
+    a, b = bz.store.open(local), bz.store.open(remote)
+    assert b.attrs["complete"] and np.array_equal(a["onehot"].values, b["onehot"].values)

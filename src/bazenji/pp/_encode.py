@@ -94,6 +94,7 @@ def encode(
     crop_bins: int = 64,
     compression_level: int = 1,
     writers: int = 2,
+    client: object | None = None,
     progress: bool | None = None,
 ) -> str:
     """Encode the windows of a plan (or of regions) into a one-hot zarr window store, chunk by chunk.
@@ -124,6 +125,9 @@ def encode(
         zstd level of the one-hot (blosc, bit-shuffled); 1 stores about 0.26 bytes per bp and is fastest.
     writers
         Threads compressing and writing chunks while the next chunks are read and encoded.
+    client
+        A ``dask.distributed.Client``: chunks are encoded and written by its workers, which must see
+        the store's filesystem. :attr:`bazenji.settings.client` by default; local threads when neither is set.
     progress
         Show a progress bar; :attr:`bazenji.settings.progress` by default.
 
@@ -171,13 +175,20 @@ def encode(
             genome_fingerprint=genome.fingerprint,
             compression_level=compression_level,
         )
-    _encode_missing(path, plan, genome, writers=max(1, int(writers)), progress=progress)
+    client = settings.client if client is None else client
+    _encode_missing(path, plan, genome, writers=max(1, int(writers)), client=client, progress=progress)
     return path
 
 
-def _encode_missing(path: str, plan: WindowPlan, genome: Genome, *, writers: int, progress: bool | None) -> None:
-    import zarr
+def _encode_chunk(path: str, genome: Genome, chroms, starts, rc, seq_length: int, chunk: int) -> int:
+    """Encode and write one chunk (the unit a dask worker gets); returns its number of windows."""
+    zstore.write_onehot_chunk(path, chunk, encode_windows(genome, chroms, starts, seq_length, rc))
+    return len(starts)
 
+
+def _encode_missing(
+    path: str, plan: WindowPlan, genome: Genome, *, writers: int, client: object | None, progress: bool | None
+) -> None:
     meta = zstore.attrs(path)
     todo = np.flatnonzero(~zstore.encoded_chunks(path))
     bounds = [zstore.chunk_bounds(meta, int(c)) for c in todo]
@@ -187,32 +198,60 @@ def _encode_missing(path: str, plan: WindowPlan, genome: Genome, *, writers: int
     chroms = plan.windows["chrom"].astype(str).to_numpy()
     starts = plan.windows["start"].to_numpy(np.int64)
     rc = plan.windows["rc"].to_numpy(bool) if "rc" in plan.windows else np.zeros(plan.n_windows, bool)
-    group = zarr.open_group(path, mode="r+", use_consolidated=False)
     show = settings.progress if progress is None else progress
-    done_before = plan.n_windows - n_todo
-    with (
-        tqdm(total=plan.n_windows, initial=done_before, disable=not show, unit="window", desc="encode") as bar,
-        ThreadPoolExecutor(max_workers=writers, thread_name_prefix="bazenji-encode") as pool,
-    ):
-        pending: deque = deque()
-        # writers + 1 buffers in rotation: one being filled while the others are compressed and written
-        size = int(meta["chunk_windows"])
-        buffers = [np.empty((size, plan.seq_length, 4), np.uint8) for _ in range(min(writers + 1, len(todo)))]
+    with tqdm(
+        total=plan.n_windows, initial=plan.n_windows - n_todo, disable=not show, unit="window", desc="encode"
+    ) as bar:
+        if client is not None:
+            _encode_on_dask(client, path, plan, genome, todo, bounds, (chroms, starts, rc), bar)
+        else:
+            _encode_in_threads(path, plan, genome, todo, bounds, (chroms, starts, rc), bar, writers)
+    zstore.mark_complete(path)
+
+
+def _encode_in_threads(path, plan, genome, todo, bounds, windows, bar, writers: int) -> None:
+    import zarr
+
+    chroms, starts, rc = windows
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    size = int(zstore.attrs(path)["chunk_windows"])
+    # writers + 1 buffers in rotation: one being filled while the others are compressed and written
+    buffers = [np.empty((size, plan.seq_length, 4), np.uint8) for _ in range(min(writers + 1, len(todo)))]
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="bazenji-encode") as pool:
         try:
             for k, (chunk, (lo, hi)) in enumerate(zip(todo.tolist(), bounds, strict=True)):
                 out = buffers[k % len(buffers)][: hi - lo]
                 onehot = encode_windows(genome, chroms[lo:hi], starts[lo:hi], plan.seq_length, rc[lo:hi], out=out)
                 pending.append((pool.submit(zstore.write_onehot_chunk, group, chunk, onehot), hi - lo))
                 while len(pending) > writers:
-                    future, size = pending.popleft()
+                    future, n = pending.popleft()
                     future.result()
-                    bar.update(size)
+                    bar.update(n)
             while pending:
-                future, size = pending.popleft()
+                future, n = pending.popleft()
                 future.result()
-                bar.update(size)
+                bar.update(n)
         except BaseException:
             for future, _ in pending:
                 future.cancel()
             raise
-    zstore.mark_complete(path)
+
+
+def _encode_on_dask(client, path, plan, genome, todo, bounds, windows, bar) -> None:
+    from dask.distributed import as_completed
+
+    chroms, starts, rc = windows
+    shared = client.scatter(genome, broadcast=True)
+    futures = [
+        client.submit(
+            _encode_chunk, path, shared, chroms[lo:hi], starts[lo:hi], rc[lo:hi], plan.seq_length, chunk, pure=False
+        )
+        for chunk, (lo, hi) in zip(todo.tolist(), bounds, strict=True)
+    ]
+    try:
+        for future in as_completed(futures):
+            bar.update(future.result())
+    except BaseException:
+        client.cancel(futures)
+        raise
