@@ -317,7 +317,7 @@ def train(
                     torch.nn.utils.clip_grad_norm_(trainable, clip_norm)
                 opt.step()
                 step += 1
-                losses.append(float(value))
+                losses.append(float(value.detach()))
                 bar.update(len(x))
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         seconds = time.perf_counter() - tic
