@@ -92,7 +92,7 @@ def run_predict(args) -> int:
     regions, genome, model = args.regions, args.genome, args.model
     if regions is None:
         demo = bz.datasets.demo()
-        regions, genome, model = demo.regions, genome or demo.fasta, model or "demo"
+        regions, genome, model = demo.regions_table(), genome or demo.fasta, model or "demo"
         print(f"no regions given: predicting the demo regions ({demo.regions})", file=sys.stderr)
     if model is None:
         raise ValueError("--model is required with REGIONS (weights file, or 'demo')")
