@@ -1,0 +1,228 @@
+"""Write the tutorial notebooks (tutorials/*.ipynb) from the cell sources below: python scripts/make_tutorials.py."""
+
+from pathlib import Path
+
+import nbformat as nbf
+
+
+def nb(cells, path):
+    """Write a notebook: cells starting with ``md:`` are markdown, the others code."""
+    notebook = nbf.v4.new_notebook()
+    notebook.cells = [
+        nbf.v4.new_markdown_cell(c[3:]) if c.startswith("md:") else nbf.v4.new_code_cell(c.strip()) for c in cells
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbf.write(notebook, path)
+
+
+out = Path(__file__).resolve().parents[1] / "tutorials"
+nb(
+    [
+        """md:# Quickstart: regions in, clusters of regions out
+
+This tutorial runs the whole bazenji flow on the embedded demo, on a CPU, in a couple of minutes:
+a BED-like region set and a genome go in, Basenji2 predicts every track for every region, and scanpy
+clusters the regions by their predicted chromatin. The demo is a synthetic 3.7 Mb genome with planted
+promoters, cell-type-specific enhancers (HepG2, K562, GM12878) and CTCF sites, real bigWig tracks
+simulated from that grammar, and a Basenji2 (the full graph at the real 131,072 bp window, narrow)
+trained on them by `scripts/train_demo_model.py`.""",
+        """
+import bazenji as bz
+import matplotlib.pyplot as plt
+import scanpy as sc
+from sklearn.metrics import adjusted_rand_score
+
+demo = bz.datasets.demo()
+print(demo.summary())
+""",
+        """md:## Regions, genome and model
+
+`bz.pp.regions` reads BED, narrowPeak, pyranges, DataFrames or AnnData; here the demo's labelled
+region table (each region's planted class is kept in `obs`).""",
+        """
+regions = bz.pp.regions(demo.regions_table(), genome=demo.fasta)
+model = bz.models.load("demo")
+model
+""",
+        """md:## Predict
+
+One window per region, centred on it; the window store (one-hot DNA, then profiles) is kept so
+the locus plot below can read full profiles.""",
+        """
+adata = bz.tl.predict(regions, model, demo.fasta, store="quickstart.zarr", keep_profiles=True, overwrite=True)
+adata
+""",
+        """
+adata.var[["assay", "target", "biosample", "description"]].head(8)
+""",
+        """md:## Predicted against observed
+
+`bz.pp.import_bigwigs` reads the tracks' bigWig files over the same bins, so predictions and
+observations compare region by region. The regions on chr4 were held out of training.""",
+        """
+observed = bz.pp.import_bigwigs(regions, targets=demo.targets)
+held_out = adata.obs["Chromosome"] == "chr4"
+r = bz.pl.predicted_vs_observed(adata[held_out], observed[held_out], by="assay")
+r.groupby("assay", observed=True)["pearson_r"].mean().round(2)
+""",
+        """md:## Cluster regions by their predicted tracks
+
+`bz.tl.cluster_regions` is log1p, scaling, PCA, neighbours, Leiden and UMAP with scanpy, every
+result in scanpy's slots. The adjusted Rand index measures how well the clusters recover the
+planted region classes.""",
+        """
+bz.tl.cluster_regions(adata, n_pcs=10, resolution=0.5)
+ari = adjusted_rand_score(adata.obs["region_class"].astype(str), adata.obs["bz_cluster"].astype(str))
+print(f"{adata.obs['bz_cluster'].nunique()} clusters, adjusted Rand index vs planted classes: {ari:.2f}")
+sc.pl.umap(adata, color=["bz_cluster", "region_class"], wspace=0.5)
+""",
+        """md:## Marker tracks per region class""",
+        """
+markers = bz.tl.rank_tracks(adata, "region_class")
+markers.groupby("group", observed=True).head(1)[["group", "track", "assay", "target", "biosample", "logfoldchange"]]
+""",
+        """
+bz.pl.region_heatmap(adata, groupby="region_class")
+""",
+        """md:## A locus
+
+Profiles at one enhancer, predicted (from the store) with the observed tracks overlaid. Writing
+the observed bigWigs into the same store as training targets puts both on the same bins.""",
+        """
+bz.pp.import_bigwigs("quickstart.zarr", targets=demo.targets, overwrite=True)
+enhancer = adata.obs_names[adata.obs["region_class"] == "enhancer_HepG2"][0]
+lanes = ["DNASE_HepG2", "DNASE_K562", "H3K27ac_HepG2", "HNF4A_HepG2"]
+bz.pl.tracks("quickstart.zarr", region=enhancer, observed="quickstart.zarr", tracks=lanes, genes=demo.genes)
+""",
+    ],
+    out / "01_quickstart.ipynb",
+)
+
+nb(
+    [
+        """md:# The released human model
+
+The released Basenji2 human weights (`model_human.h5`, 120 MB, Keras HDF5) and their track table
+(`targets_human.txt`, 5,313 tracks) load with one call. Weights cannot be downloaded on the machines
+that build this documentation, so the cells that need the real file are shown as markdown with
+their expected output; the executable cells run the same calls on the demo model and the real
+track table shipped with the project's test fixtures.""",
+        """md:```python
+model = bz.models.load("model_human.h5", targets="targets_human.txt")
+model.config.n_tracks, model.config.n_bins, model.n_parameters()
+# (5313, 896, 30088228)
+```
+`load` detects the format (official Keras HDF5 in both layouts, basenji2-pytorch `.pth`,
+multimolecule checkpoint folders, bazenji folders) and reads the architecture from the file.""",
+        """
+import os
+from pathlib import Path
+
+import bazenji as bz
+import numpy as np
+import torch
+
+config = bz.models.Basenji2Config.human()
+print(config.seq_length, config.n_bins, config.bin_size, config.n_tracks, config.dilations)
+print(f"{bz.models.Basenji2(config).n_parameters():,} trainable parameters")
+""",
+        """md:## Track tables and assay-aware selection
+
+`bz.io.read_targets` parses the official table into `var`: assay, ChIP target and biosample.""",
+        """
+# the real table ships beside the repository (../shared); with the released model you have it next to the weights
+shared = Path(os.environ.get("BAZENJI_SHARED", "../../shared"))
+table = bz.io.read_targets(shared / "data" / "targets_human.txt")
+table["assay"].value_counts()
+""",
+        """
+ctcf = bz.io.select_tracks(table, "assay == 'CHIP' and target == 'CTCF'")
+cage = bz.io.select_tracks(table, "CAGE")
+print(len(ctcf), "CTCF ChIP tracks;", len(cage), "CAGE tracks")
+table.iloc[ctcf[:3]][["description", "target", "biosample"]]
+""",
+        """md:With the real model, `tracks=` computes only those rows of the head:
+
+```python
+adata = bz.tl.predict("peaks.bed", model, "hg38.fa", tracks="CAGE", rc=True, shifts=[-1, 0, 1])
+adata.shape   # (n_regions, 638)
+```
+The same call on the demo model:""",
+        """
+demo = bz.datasets.demo()
+model = bz.models.load("demo")
+adata = bz.tl.predict(demo.regions_table().head(20), model, demo.fasta, tracks="CAGE", rc=True, shifts=[-1, 0, 1])
+adata.var[["assay", "biosample", "strand_pair"]]
+""",
+        """md:## What the GELU choice means
+
+Three GELU forms exist in Basenji2 code: `x * sigmoid(1.702 x)` (official code 2018-2022, what
+`model_human.h5` was trained with), the tanh approximation (official code since 2022,
+multimolecule) and the exact erf form (basenji2-pytorch). `bz.models.load` picks each format's own
+form and logs the Keras choice; `gelu=` overrides it. On the same weights the forms differ by about 12%:""",
+        """
+x = torch.as_tensor(bz.encode.one_hot(bz.encode.to_codes(np.frombuffer(b"ACGT" * 4096, dtype=np.uint8)))[None])
+outputs = {}
+for form in bz.models.GELU_FORMS:
+    variant = bz.models.Basenji2(bz.models.Basenji2Config(**{**model.config.to_dict(), "gelu": form}))
+    variant.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        outputs[form] = variant.eval()(x).numpy()
+for form in ("tanh", "erf"):
+    error = np.linalg.norm(outputs[form] - outputs["sigmoid"]) / np.linalg.norm(outputs["sigmoid"])
+    print(f"{form} vs sigmoid: relative difference {error:.1%}")
+""",
+    ],
+    out / "02_human_model.ipynb",
+)
+
+nb(
+    [
+        """md:# Training and fine-tuning on your own bigWigs
+
+A lab's own tracks train Basenji2 (from scratch or from a released checkpoint) with four calls:
+tile the genome into windows, encode them, write the bigWig tracks as binned targets into the same
+store, hold out chromosomes. This notebook does a short run on the demo so it finishes in a couple
+of minutes on a CPU; `scripts/train_demo_model.py` is the full recipe that made the demo model.""",
+        """
+import bazenji as bz
+
+bz.settings.progress = False
+demo = bz.datasets.demo()
+genome = bz.io.Genome(demo.fasta)
+plan = bz.pp.tile_genome(genome, stride=57_344)
+bz.pp.encode(plan, genome, "training.zarr", overwrite=True)
+table = bz.pp.import_bigwigs("training.zarr", targets=demo.targets, overwrite=True)
+labels = bz.pp.split_by_chrom("training.zarr", valid=["chr3"], test=["chr4"])
+bz.store.open("training.zarr")
+""",
+        """md:## Fine-tune the demo model's head on the tracks
+
+`freeze_trunk=True` trains only the head: the quick way to learn a new track set on a pretrained
+trunk. Here the demo model's head is re-initialised and trained for two short epochs.""",
+        """
+import torch
+
+model = bz.models.load("demo")
+torch.nn.init.normal_(model.head.weight, std=0.01)
+before = bz.tl.evaluate(model, "training.zarr", split="valid")["pearsonr"].mean()
+history = bz.tl.train(model, "training.zarr", epochs=2, steps_per_epoch=8, freeze_trunk=True, lr=5e-3, seed=0)
+after = bz.tl.evaluate(model, "training.zarr", split="valid")["pearsonr"].mean()
+print(f"validation Pearson R: {before:.2f} before, {after:.2f} after two short epochs")
+history.metrics
+""",
+        """
+bz.pl.training_history(history)
+""",
+        """md:## Evaluate like basenji_test
+
+Per-track Pearson R over all held-out windows and bins, joined to the track table. The demo
+model's numbers on its test chromosome are recorded with the model:""",
+        """
+result = bz.tl.evaluate(bz.models.load("demo"), "training.zarr", split="test")
+print(result.groupby("assay", observed=True)["pearsonr"].mean().round(3))
+print("recorded when trained:", bz.datasets.demo_model_metrics()["pearsonr_by_assay"])
+""",
+    ],
+    out / "03_training.ipynb",
+)
