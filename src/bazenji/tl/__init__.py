@@ -4,5 +4,6 @@ from ._cluster import cluster_regions
 from ._predict import predict
 from ._rank import rank_tracks
 from ._train import History, evaluate, train
+from ._variants import variant_effect
 
-__all__ = ["History", "cluster_regions", "evaluate", "predict", "rank_tracks", "train"]
+__all__ = ["History", "cluster_regions", "evaluate", "predict", "rank_tracks", "train", "variant_effect"]

@@ -1,0 +1,361 @@
+"""``bz.tl.variant_effect``: variants x tracks AnnData of SAD and related scores, streamed and resumable.
+
+Window placement and the statistics are in :mod:`bazenji.tl._alleles`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .. import store as bz_store
+from .._settings import settings
+from ..io import read_vcf, select_tracks
+from ..io.vcf import COLUMNS as VCF_COLUMNS
+from ._alleles import _batches, _RefCarry, _score_batch, encode_texts, predict_windows, site_texts
+from ._ensemble import resolve_dtype, strand_pair_permutation
+from ._predict import _h5ad_safe, _versions, model_fingerprint, resolve_genome, resolve_model, track_table
+
+logger = logging.getLogger("bazenji")
+
+#: statistics ``variant_effect`` computes per variant and track (``X`` is always SAD)
+STATS = ("SAD", "SAR", "logSAD", "SAX", "maxabs", "D1", "D2", "REF", "ALT")
+OUT_DTYPES = {"float32": np.float32, "float16": np.float16}
+MISMATCH = ("score", "nan", "raise")
+#: default number of variants per chunk: the unit of work written to the store and of resumption
+CHUNK_VARIANTS = 256
+
+
+def _check_stats(stats) -> list[str]:
+    if isinstance(stats, str):
+        stats = list(STATS) if stats == "all" else [stats]
+    stats = list(dict.fromkeys(stats))
+    unknown = [s for s in stats if s not in STATS]
+    if unknown:
+        raise ValueError(f"stats={unknown!r}; expected names from {list(STATS)} or 'all'")
+    return ["SAD", *[s for s in stats if s != "SAD"]]
+
+
+def _variant_table(variants, max_indel: int) -> pd.DataFrame:
+    if isinstance(variants, pd.DataFrame) and set(VCF_COLUMNS) <= set(variants.columns):
+        table = variants.copy()  # already one row per allele, as read_vcf returns it
+        table.attrs = dict(variants.attrs)
+    else:
+        table = read_vcf(variants, max_indel=max_indel)
+    table["chrom"] = table["chrom"].astype(str)
+    table["pos"] = table["pos"].astype(np.int64)
+    table["ref"] = table["ref"].astype(str).str.upper()
+    table["alt"] = table["alt"].astype(str).str.upper()
+    return table
+
+
+def _sites(table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Site (chrom, pos, ref) of each row, numbered in order of first appearance, and the site table."""
+    site_of_row = table.groupby(["chrom", "pos", "ref"], sort=False, observed=True).ngroup().to_numpy(np.int64)
+    grouped = table.groupby(site_of_row, sort=True)
+    sites = pd.DataFrame(
+        {name: grouped[name].first() for name in ("chrom", "pos", "ref")} | {"alts": grouped["alt"].agg(list)}
+    ).reset_index(drop=True)
+    return np.asarray(site_of_row, dtype=np.int64), sites
+
+
+def _check_sites(genome, sites: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str | None]]:
+    """Per site: status (0 REF matches, 1 an ALT matches: swap, 2 none), the genome's bases, the bases to replace."""
+    sizes = genome.chrom_sizes
+    status = np.zeros(len(sites), np.int8)
+    genome_ref, replace = [], []
+    for s, (chrom, pos, ref, alts) in enumerate(sites[["chrom", "pos", "ref", "alts"]].itertuples(index=False)):
+        if pos > sizes[chrom]:
+            raise ValueError(
+                f"variant at {chrom}:{pos} ({ref}>{','.join(alts)}) lies past the end of {chrom} "
+                f"({sizes[chrom]:,} bp); expected positions inside the genome's chromosomes"
+            )
+        text = genome.fetch(chrom, pos - 1, pos - 1 + max(len(ref), *map(len, alts)), upper=True)
+        genome_ref.append(text[: len(ref)])
+        if text[: len(ref)] == ref:
+            replace.append(None)
+            continue
+        matched = next((alt for alt in alts if text[: len(alt)] == alt), None)
+        status[s] = 1 if matched is not None else 2
+        replace.append(matched if matched is not None else text[: len(ref)])
+    return status, genome_ref, replace
+
+
+def _fingerprint(table: pd.DataFrame) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for column in ("chrom", "pos", "ref", "alt"):
+        digest.update("\t".join(map(str, table[column].tolist())).encode())
+    return digest.hexdigest()
+
+
+def _chunks(site_of_row: np.ndarray, n_sites: int, chunk_variants: int) -> list[np.ndarray]:
+    """Sites per chunk: consecutive sites, about ``chunk_variants`` variants each, never splitting a site."""
+    per_site = np.bincount(site_of_row, minlength=n_sites)
+    chunks, first, count = [], 0, 0
+    for s in range(n_sites):
+        count += per_site[s]
+        if count >= chunk_variants:
+            chunks.append(np.arange(first, s + 1))
+            first, count = s + 1, 0
+    if first < n_sites:
+        chunks.append(np.arange(first, n_sites))
+    return chunks
+
+
+def variant_effect(
+    variants,
+    model=None,
+    genome=None,
+    *,
+    tracks=None,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    stats: str | Sequence[str] = ("SAD",),
+    n_value: float = 0.25,
+    on_mismatch: str = "score",
+    out_dtype: str = "float32",
+    store: str | Path | None = None,
+    chunk_variants: int = CHUNK_VARIANTS,
+    max_indel: int = 50,
+    device: str | None = None,
+    dtype: str = "float32",
+    batch_size: int | None = None,
+) -> ad.AnnData:
+    """Score variants with Basenji2: a variants x tracks AnnData of SAD and related statistics.
+
+    Each site gets the official window (as ``basenji_sad.py``): ``L`` bp starting at 0-based
+    ``pos - 1 - (L//2 - 1)``, so the variant's first base sits at index ``L//2 - 1``; indel alleles are
+    centre-trimmed or N-padded back to ``L`` as ``basenji/vcf.py`` ``snp_seq1`` does (module notes). The
+    reference window is predicted once per site (chrom, pos, REF) however many alternative alleles it has.
+    Results are written chunk by chunk to ``store`` when given, so a killed run resumes where it stopped.
+
+    Parameters
+    ----------
+    variants
+        A VCF file (plain or bgzipped), a DataFrame with ``chrom``, ``pos``, ``ref``, ``alt`` (and ``id``), or
+        the table :func:`bazenji.io.read_vcf` returns. Multi-allelic records become one row per allele;
+        symbolic and long alleles are skipped with a warning and counted in ``uns``.
+    model
+        A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the demo model
+        when None.
+    genome
+        A :class:`~bazenji.io.Genome` or FASTA path; the demo genome when None.
+    tracks
+        Tracks to score, in any form :func:`bazenji.io.select_tracks` accepts; only their head rows run.
+    rc, shifts
+        Reverse-complement and shift ensembling, as in :func:`bazenji.tl.predict` (shifted inputs are padded
+        with ``n_value``, as the official ``shift_sequence`` pads with 0.25).
+    stats
+        Statistics per variant and track, or ``"all"``: ``"SAD"`` (sum over bins of alt minus ref; always
+        computed, it is ``X``), ``"SAR"`` and its alias ``"logSAD"`` (``log2((alt_sum + 1) / (ref_sum + 1))``),
+        ``"SAX"`` (the per-bin difference of largest magnitude, signed), ``"maxabs"`` (the largest absolute
+        per-bin difference), ``"D1"``/``"D2"`` (L1 / squared L2 norm of the per-bin differences), ``"REF"`` and
+        ``"ALT"`` (the sums over bins of each allele). All but SAD go to ``layers`` under their names.
+    n_value
+        One-hot value of N (padding past chromosome ends, indel padding, N in the genome): 0.25 in every
+        channel as the official scorer encodes it, or 0 for all-zero (the training convention).
+    on_mismatch
+        A REF that matches neither the genome nor (by the official swap) an ALT: ``"score"`` forces REF into
+        the reference window in place of the genome's bases and scores it, ``"nan"`` keeps the row with NaN
+        scores (the official scorer drops it), ``"raise"`` fails. Either way ``ref_match`` is False.
+    out_dtype
+        ``"float32"``, or ``"float16"`` to halve memory and disk for millions of variants.
+    store
+        A directory (zarr group) where each finished chunk's scores are written; calling again with the same
+        arguments and store recomputes only unfinished chunks. None keeps everything in memory.
+    chunk_variants
+        Variants per chunk (a chunk never splits a site): the unit of writing and of resumption.
+    max_indel
+        Longest allele read from a VCF, as in :func:`bazenji.io.read_vcf`.
+    device, dtype, batch_size
+        Where and how the model runs (defaults from :data:`bazenji.settings`); ``batch_size`` counts windows.
+
+    Returns
+    -------
+    AnnData with ``obs`` one row per variant (``id``, ``chrom``, ``pos``, ``ref``, ``alt``, ``kind``,
+    ``ref_match``: the genome holds REF; ``ref_swapped``: the genome holds this site's matching ALT and the
+    official swap put REF in the reference window; ``genome_ref``: the genome's bases under REF; and the other
+    columns of :func:`bazenji.io.read_vcf`), ``var`` the track table, ``X`` the SAD, ``layers`` the other
+    statistics asked for, and ``uns["bazenji"]`` the provenance (model, genome, placement, ensembling,
+    skipped alleles, mismatch counts, versions, timings).
+    """
+    started = time.perf_counter()
+    stats = _check_stats(stats)
+    if on_mismatch not in MISMATCH:
+        raise ValueError(f"on_mismatch={on_mismatch!r}; expected one of {list(MISMATCH)}")
+    if out_dtype not in OUT_DTYPES:
+        raise ValueError(f"out_dtype={out_dtype!r}; expected one of {list(OUT_DTYPES)}")
+    if not 0 <= float(n_value) <= 1:
+        raise ValueError(f"n_value={n_value!r}; expected 0.25 (the official N) or 0 (all-zero N)")
+    if isinstance(chunk_variants, bool) or not isinstance(chunk_variants, int | np.integer) or chunk_variants < 1:
+        raise ValueError(f"chunk_variants={chunk_variants!r}; expected a positive integer")
+    n_value = float(n_value)
+    shifts = [int(s) for s in shifts] or [0]
+    model = resolve_model(model)
+    genome = resolve_genome(genome)
+    torch_device = settings.resolve_device(device)
+    compute_dtype = resolve_dtype(dtype, torch_device)
+    batch_size = batch_size or settings.batch_size
+    seq_length = model.config.seq_length
+
+    table = _variant_table(variants, max_indel)
+    genome.check_chroms(sorted(set(table["chrom"])))
+    site_of_row, sites = _sites(table)
+    status, genome_ref, replace = _check_sites(genome, sites)
+    mismatched = status == 2
+    if mismatched.any():
+        names = table["id"].to_numpy()[mismatched[site_of_row]].tolist()
+        message = (
+            f"{len(names)} variant(s) whose REF matches neither the genome nor an ALT ({', '.join(names[:5])}"
+            f"{', ...' if len(names) > 5 else ''})"
+        )
+        if on_mismatch == "raise":
+            raise ValueError(f"{message}; pass on_mismatch='score' or 'nan' to keep them")
+        warnings.warn(
+            f"{message}: {'scored with REF forced into the reference window' if on_mismatch == 'score' else 'NaN'}"
+            "; ref_match is False for them",
+            UserWarning,
+            stacklevel=2,
+        )
+    if (status == 1).any():
+        logger.warning("%d site(s) hold an ALT in the genome: swapped to REF as the official scorer does",
+                       int((status == 1).sum()))  # fmt: skip
+
+    var = track_table(model)
+    track_index = select_tracks(var, tracks)
+    var = var.iloc[track_index].copy()
+    head_tracks = track_index if len(track_index) < model.config.n_tracks else None
+    strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
+    chunks = _chunks(site_of_row, len(sites), int(chunk_variants))
+    rows_of_site = pd.Series(np.arange(len(table))).groupby(site_of_row).agg(list).to_dict()
+    chunk_rows = [np.sort(np.concatenate([rows_of_site[s] for s in chunk])) for chunk in chunks]
+    params = {
+        "kind": "variant_effect",
+        "model": model_fingerprint(model),
+        "genome": genome.fingerprint,
+        "variants": _fingerprint(table),
+        "tracks": track_index.tolist(),
+        "rc": bool(rc),
+        "shifts": shifts,
+        "dtype": str(compute_dtype),
+        "stats": stats,
+        "n_value": n_value,
+        "on_mismatch": on_mismatch,
+        "out_dtype": out_dtype,
+        "chunk_variants": int(chunk_variants),
+    }
+    results: dict[int, dict[str, np.ndarray]] = {}
+    if store is not None:
+        key = bz_store.open_results(store, params, len(chunks))
+        done = bz_store.done_chunks(store, key) if chunks else np.zeros(0, bool)
+    else:
+        key, done = None, np.zeros(len(chunks), bool)
+
+    model = model.to(torch_device).eval()
+    np_dtype = OUT_DTYPES[out_dtype]
+    n_tracks = len(track_index)
+    timing = {"model_s": 0.0, "windows": 0, "variants": 0}
+    tic = time.perf_counter()
+    todo = [c for c in range(len(chunks)) if not done[c]]
+    with tqdm(total=len(table), initial=len(table) - sum(len(chunk_rows[c]) for c in todo), unit="variant",
+              desc="variant_effect", disable=not settings.progress) as bar:  # fmt: skip
+        for c in todo:
+            local = {int(row): i for i, row in enumerate(chunk_rows[c])}
+            values = {s: np.full((len(chunk_rows[c]), n_tracks), np.nan, np_dtype) for s in stats}
+            windows = _chunk_windows(chunks[c], sites, status, replace, rows_of_site, on_mismatch, genome, seq_length)
+            carry = _RefCarry()
+            for batch in _batches(windows, batch_size):
+                tic_model = time.perf_counter()
+                x = torch.from_numpy(encode_texts([w[3] for w in batch], n_value)).to(torch_device)
+                out = predict_windows(
+                    model, x, tracks=head_tracks, rc=rc, shifts=shifts, dtype=compute_dtype,
+                    strand_pairs=strand_pairs, n_value=n_value,
+                )  # fmt: skip
+                scored = _score_batch(batch, out, stats, carry)
+                timing["model_s"] += time.perf_counter() - tic_model
+                timing["windows"] += len(batch)
+                for row, row_values in scored:
+                    for s in stats:
+                        values[s][local[row]] = row_values[s]
+                bar.update(len(scored))
+                timing["variants"] += len(scored)
+            if store is not None:
+                bz_store.write_chunk(store, key, c, values)
+            else:
+                results[c] = values
+    predict_s = time.perf_counter() - tic
+
+    # --- variants x tracks ------------------------------------------------------------------------------------
+    full = {s: np.full((len(table), n_tracks), np.nan, np_dtype) for s in stats}
+    for c in range(len(chunks)):
+        for s in stats:
+            full[s][chunk_rows[c]] = results[c][s] if store is None else bz_store.read_chunk(store, key, c, s)
+    obs = _obs(table, site_of_row, status, genome_ref)
+    var.index = var.index.astype(str)
+    adata = ad.AnnData(X=full["SAD"], obs=obs, var=var)
+    for s in stats[1:]:
+        adata.layers[s] = full[s]
+    provenance = {
+        "model": {**{k: v for k, v in model.source.items() if v is not None}, "fingerprint": params["model"],
+                  "config": model.config.to_dict()},
+        "genome_fingerprint": genome.fingerprint,
+        "placement": {"seq_length": seq_length, "variant_index": seq_length // 2 - 1, "n_value": n_value,
+                      "rule": "basenji vcf.snp_seq1"},
+        "ensemble": {"rc": bool(rc), "shifts": shifts},
+        "stats": stats,
+        "skipped": {k: int(v) for k, v in table.attrs.get("skipped", {}).items()},
+        "n_sites": len(sites),
+        "n_ref_swapped": int((status == 1)[site_of_row].sum()),
+        "n_ref_mismatch": int(mismatched[site_of_row].sum()),
+        "on_mismatch": on_mismatch,
+        "device": str(torch_device),
+        "dtype": str(compute_dtype).removeprefix("torch."),
+        "out_dtype": out_dtype,
+        "store": str(store) if store is not None else None,
+        "results_key": key,
+        "versions": _versions(),
+        "timings": {"predict_s": predict_s, "model_s": timing["model_s"], "total_s": time.perf_counter() - started,
+                    "windows": timing["windows"],
+                    "variants_per_s": timing["variants"] / predict_s if timing["variants"] and predict_s else None,
+                    "windows_per_s": timing["windows"] / predict_s if timing["windows"] and predict_s else None},
+    }  # fmt: skip
+    adata.uns["bazenji"] = _h5ad_safe(provenance)
+    return adata
+
+
+def _chunk_windows(
+    chunk_sites, sites, status, replace, rows_of_site, on_mismatch, genome, seq_length
+) -> Iterator[tuple[bool, int, int, str]]:
+    """``(is_ref, site, row, text)`` for every window of a chunk: each site's reference, then its alleles."""
+    for s in chunk_sites.tolist():
+        if status[s] == 2 and on_mismatch == "nan":
+            continue
+        chrom, pos, ref, alts = sites.loc[s, ["chrom", "pos", "ref", "alts"]]
+        ref_text, alt_texts = site_texts(genome, chrom, int(pos), ref, alts, seq_length, replace=replace[s])
+        yield True, s, -1, ref_text
+        for row, text in zip(rows_of_site[s], alt_texts, strict=True):
+            yield False, s, row, text
+
+
+def _obs(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> pd.DataFrame:
+    first = ["id", "chrom", "pos", "ref", "alt", "kind"]
+    obs = table[[c for c in first if c in table.columns]].copy()
+    obs["chrom"] = pd.Categorical(obs["chrom"])
+    obs["ref_match"] = status[site_of_row] == 0
+    obs["ref_swapped"] = status[site_of_row] == 1
+    obs["genome_ref"] = np.asarray(genome_ref, dtype=object)[site_of_row]
+    for column in table.columns:
+        if column not in obs.columns:
+            obs[column] = table[column].to_numpy()
+    obs.index = pd.Index(table["id"].astype(str).to_numpy(), dtype=object)
+    return obs
