@@ -49,9 +49,11 @@ SEQ_LENGTH = 131_072
 def build_reference(seed: int = 0) -> torch.nn.Module:
     """basenji2-pytorch's human Basenji2 with random weights and calibrated, then perturbed, batch norms.
 
-    Each batch norm first takes the statistics of its own input on a random sequence (so activations stay
-    of order one through all 30 blocks, as in a trained model), then is perturbed: gamma in [0.5, 1.5],
-    beta ~ N(0, 0.2), mean shifted by N(0, 0.2) standard deviations, variance scaled by [0.7, 1.4].
+    Batch-norm scales and shifts are drawn first (gamma in [0.5, 1.5], beta ~ N(0, 0.2)); every batch norm
+    then takes the statistics of its own input on a random sequence, so activations stay of order one
+    through all 30 blocks as in a trained model, and those are perturbed (mean shifted by N(0, 0.2)
+    standard deviations, variance scaled by [0.7, 1.4]). Convolution kernels keep torch's default
+    initialisation; head biases are N(-1, 1).
     """
     from basenji2_pytorch import Basenji2, basenji2_params
 
@@ -59,22 +61,20 @@ def build_reference(seed: int = 0) -> torch.nn.Module:
     with contextlib.redirect_stdout(None):
         model = Basenji2(copy.deepcopy(basenji2_params["model"]))
     model.eval()
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
-    for bn in norms:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average: after one batch the running statistics are that batch's
-        bn.train()
-    with torch.no_grad():
-        model(torch.as_tensor(random_onehot(1, seed=seed + 100)).float().transpose(1, 2))
     generator = torch.Generator().manual_seed(seed + 1)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     with torch.no_grad():
+        for bn in norms:
+            bn.weight.copy_(0.5 + torch.rand(bn.num_features, generator=generator))
+            bn.bias.copy_(0.2 * torch.randn(bn.num_features, generator=generator))
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average: after one batch the running statistics are that batch's
+            bn.train()
+        model(torch.as_tensor(random_onehot(1, seed=seed + 100)).float().transpose(1, 2))
         for bn in norms:
             bn.eval()
             n = bn.num_features
-            std = bn.running_var.sqrt()
-            bn.weight.copy_(0.5 + torch.rand(n, generator=generator))
-            bn.bias.copy_(0.2 * torch.randn(n, generator=generator))
-            bn.running_mean.add_(0.2 * std * torch.randn(n, generator=generator))
+            bn.running_mean.add_(0.2 * bn.running_var.sqrt() * torch.randn(n, generator=generator))
             bn.running_var.mul_(0.7 + 0.7 * torch.rand(n, generator=generator))
         head = model.model.head.final.block[1]
         head.bias.copy_(torch.randn(head.bias.shape, generator=generator) - 1.0)
