@@ -2,7 +2,8 @@
 
 from ._heatmap import region_heatmap
 from ._history import training_history
+from ._logo import logo
 from ._scatter import predicted_vs_observed
 from ._tracks import tracks
 
-__all__ = ["predicted_vs_observed", "region_heatmap", "tracks", "training_history"]
+__all__ = ["logo", "predicted_vs_observed", "region_heatmap", "tracks", "training_history"]
