@@ -239,6 +239,21 @@ def _load_keras(path: Path, config, gelu: str) -> tuple[Basenji2, dict[str, np.n
     return Basenji2(config), mapped, paths - consumed
 
 
+def _map_blocks(
+    state: dict, kernels: dict[str, np.ndarray], prefixes: list[str], *, conv: str, norm: str
+) -> tuple[dict[str, np.ndarray], set[str]]:
+    """Block weights from a torch-layout state dict: ``<prefix>.<conv>.weight`` and ``<prefix>.<norm>.*``."""
+    mapped, consumed = {}, set()
+    for (ours, kernel), prefix in zip(kernels.items(), prefixes, strict=True):
+        mapped[f"{ours}.conv.weight"] = kernel
+        consumed.add(f"{prefix}.{conv}.weight")
+        for field in ("weight", "bias", "running_mean", "running_var"):
+            mapped[f"{ours}.bn.{field}"] = state[f"{prefix}.{norm}.{field}"]
+        consumed |= {f"{prefix}.{norm}.{field}" for field in ("weight", "bias", "running_mean", "running_var",
+                                                               "num_batches_tracked")}  # fmt: skip
+    return mapped, consumed
+
+
 # --- basenji2-pytorch state dict -----------------------------------------------------------------------------
 
 
@@ -267,16 +282,10 @@ def _load_basenji2_pytorch(path: Path, config, gelu: str) -> tuple[Basenji2, dic
     names = block_names(config)
     if len(names) != len(theirs):
         raise ValueError(f"{path} has {len(theirs)} convolution blocks; the config expects {len(names)}")
-    mapped = {"head.weight": head_weight, "head.bias": state["head.final.block.1.bias"]}
-    consumed = {"head.final.block.1.weight", "head.final.block.1.bias"}
-    for ours, prefix in zip(names, theirs, strict=True):
-        mapped[f"{ours}.conv.weight"] = state[f"{prefix}.1.weight"]
-        consumed.add(f"{prefix}.1.weight")
-        for field in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
-            key = f"{prefix}.2.{field}"
-            if field != "num_batches_tracked":
-                mapped[f"{ours}.bn.{field}"] = state[key]
-            consumed.add(key)
+    kernels = {ours: state[f"{prefix}.1.weight"] for ours, prefix in zip(names, theirs, strict=True)}
+    mapped, consumed = _map_blocks(state, kernels, theirs, conv="1", norm="2")
+    mapped.update({"head.weight": head_weight, "head.bias": state["head.final.block.1.bias"]})
+    consumed |= {"head.final.block.1.weight", "head.final.block.1.bias"}
     return Basenji2(config), mapped, set(state) - consumed
 
 
@@ -319,21 +328,16 @@ def _load_multimolecule(path: Path, config, gelu: str) -> tuple[Basenji2, dict[s
     for i in range(config.n_res_blocks):
         theirs += [f"encoder.blocks.{i}.conv1", f"encoder.blocks.{i}.conv2"]
     theirs.append("encoder.head")
-    mapped = {"head.weight": state["token_head.decoder.weight"], "head.bias": state["token_head.decoder.bias"]}
-    consumed = {"token_head.decoder.weight", "token_head.decoder.bias"}
+    kernels = {}
     for ours, prefix in zip(block_names(config), theirs, strict=True):
-        kernel = state.get(f"{prefix}.conv1.weight")
-        if kernel is None:
+        if f"{prefix}.conv1.weight" not in state:
             raise ValueError(f"{path}: multimolecule checkpoint lacks {prefix}.conv1.weight for block {ours}")
-        if prefix == "encoder.stem" and kernel.shape[1] == 5:
-            kernel = kernel[:, :4]  # the N column multiplies an all-zero channel under the official N encoding
-        mapped[f"{ours}.conv.weight"] = kernel
-        consumed.add(f"{prefix}.conv1.weight")
-        for field in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
-            key = f"{prefix}.batch_norm1.{field}"
-            if field != "num_batches_tracked":
-                mapped[f"{ours}.bn.{field}"] = state[key]
-            consumed.add(key)
+        kernels[ours] = state[f"{prefix}.conv1.weight"]
+    if kernels["stem"].shape[1] == 5:
+        kernels["stem"] = kernels["stem"][:, :4]  # the N column multiplies an all-zero channel (official N encoding)
+    mapped, consumed = _map_blocks(state, kernels, theirs, conv="conv1", norm="batch_norm1")
+    mapped.update({"head.weight": state["token_head.decoder.weight"], "head.bias": state["token_head.decoder.bias"]})
+    consumed |= {"token_head.decoder.weight", "token_head.decoder.bias"}
     return Basenji2(config), mapped, set(state) - consumed
 
 
