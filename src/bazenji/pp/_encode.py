@@ -127,7 +127,8 @@ def encode(
         Threads compressing and writing chunks while the next chunks are read and encoded.
     client
         A ``dask.distributed.Client``: chunks are encoded and written by its workers, which must see
-        the store's filesystem. :attr:`bazenji.settings.client` by default; local threads when neither is set.
+        the store's filesystem; each chunk is one task named ``bazenji-encode-<store token>-<chunk>``.
+        :attr:`bazenji.settings.client` by default; local threads when neither is set or with ``False``.
     progress
         Show a progress bar; :attr:`bazenji.settings.progress` by default.
 
@@ -175,13 +176,17 @@ def encode(
             genome_fingerprint=genome.fingerprint,
             compression_level=compression_level,
         )
-    client = settings.client if client is None else client
+    client = settings.client if client is None else (client or None)
     _encode_missing(path, plan, genome, writers=max(1, int(writers)), client=client, progress=progress)
     return path
 
 
 def _encode_chunk(path: str, genome: Genome, chroms, starts, rc, seq_length: int, chunk: int) -> int:
-    """Encode and write one chunk (the unit a dask worker gets); returns its number of windows."""
+    """Encode and write one chunk (the unit a dask worker gets) unless done already; returns its number of windows."""
+    import zarr
+
+    if zarr.open_group(path, mode="r", use_consolidated=False)["done"][chunk]:  # dask retried a finished task
+        return len(starts)
     zstore.write_onehot_chunk(path, chunk, encode_windows(genome, chroms, starts, seq_length, rc))
     return len(starts)
 
@@ -239,19 +244,21 @@ def _encode_in_threads(path, plan, genome, todo, bounds, windows, bar, writers: 
 
 
 def _encode_on_dask(client, path, plan, genome, todo, bounds, windows, bar) -> None:
-    from dask.distributed import as_completed
+    import hashlib
+
+    from ..tl._dask import run_chunks, share
 
     chroms, starts, rc = windows
-    shared = client.scatter(genome, broadcast=True)
-    futures = [
-        client.submit(
-            _encode_chunk, path, shared, chroms[lo:hi], starts[lo:hi], rc[lo:hi], plan.seq_length, chunk, pure=False
-        )
-        for chunk, (lo, hi) in zip(todo.tolist(), bounds, strict=True)
-    ]
+    token = hashlib.blake2b(f"{os.path.abspath(path)}|{genome.fingerprint}".encode(), digest_size=6).hexdigest()
+    shared = share(client, genome, name="genome", token=token)
+    first = {int(c): lo for c, (lo, _) in zip(todo.tolist(), bounds, strict=True)}
+    last = {int(c): hi for c, (_, hi) in zip(todo.tolist(), bounds, strict=True)}
     try:
-        for future in as_completed(futures):
-            bar.update(future.result())
-    except BaseException:
-        client.cancel(futures)
-        raise
+        run_chunks(
+            client, _encode_chunk, todo.tolist(),
+            lambda c: (path, shared, chroms[first[c] : last[c]], starts[first[c] : last[c]], rc[first[c] : last[c]],
+                       plan.seq_length, c),
+            name="encode", token=token, on_result=bar.update,
+        )  # fmt: skip
+    finally:
+        shared.release()

@@ -7,8 +7,9 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import anndata as ad
@@ -22,7 +23,7 @@ from .._settings import settings
 from ..io import default_targets, select_tracks
 from ..models import Basenji2, load
 from ._aggregate import check_aggregate, combine_pieces, piece_values
-from ._ensemble import predict_onehot, resolve_dtype, strand_pair_permutation
+from ._ensemble import DTYPES, predict_onehot, resolve_dtype, strand_pair_permutation
 
 logger = logging.getLogger("bazenji")
 
@@ -76,6 +77,140 @@ def _region_center_bins(plan) -> np.ndarray:
     return ((mid - first_bp) // plan.bin_size).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class ChunkSpec:
+    """What every window chunk of one prediction shares: where results go and how the model runs.
+
+    Small and picklable: it travels with each dask task.
+    """
+
+    store: str
+    key: str
+    chunk_windows: int
+    n_windows: int
+    head_tracks: np.ndarray | None
+    rc: bool
+    shifts: tuple[int, ...]
+    dtype: str
+    batch_size: int
+    aggregate: str
+    strand_pairs: np.ndarray | None
+    profile_columns: np.ndarray | None
+
+    def bounds(self, chunk: int) -> tuple[int, int]:
+        """First and one-past-last window of ``chunk``."""
+        return chunk * self.chunk_windows, min((chunk + 1) * self.chunk_windows, self.n_windows)
+
+
+@dataclass(frozen=True)
+class ChunkLayout:
+    """The plan's rows for one window chunk: which region pieces each of its windows holds."""
+
+    first: int
+    window_rc: np.ndarray
+    offsets: np.ndarray
+    bin_start: np.ndarray
+    bin_end: np.ndarray
+    center_bin: np.ndarray
+
+
+class PlanLayout:
+    """Per-window piece tables of a whole plan, sliced into one :class:`ChunkLayout` per chunk."""
+
+    def __init__(self, plan, n_windows: int) -> None:
+        assignments = plan.assignments
+        self.offsets = np.searchsorted(assignments["window"].to_numpy(), np.arange(n_windows + 1))
+        self.bin_start = assignments["bin_start"].to_numpy()
+        self.bin_end = assignments["bin_end"].to_numpy()
+        self.center_bin = _region_center_bins(plan)
+        self.window_rc = plan.windows["rc"].to_numpy(bool) if "rc" in plan.windows else np.zeros(n_windows, bool)
+
+    def chunk(self, spec: ChunkSpec, chunk: int) -> ChunkLayout:
+        """The layout of window chunk ``chunk``."""
+        lo, hi = spec.bounds(chunk)
+        rows = slice(self.offsets[lo], self.offsets[hi])
+        return ChunkLayout(
+            first=lo, window_rc=self.window_rc[lo:hi], offsets=self.offsets[lo : hi + 1] - self.offsets[lo],
+            bin_start=self.bin_start[rows], bin_end=self.bin_end[rows], center_bin=self.center_bin[rows],
+        )  # fmt: skip
+
+
+def onehot_array(store: str | Path):
+    """The store's ``onehot`` zarr array, opened for reading."""
+    import zarr
+
+    return zarr.open_group(str(store), mode="r", use_consolidated=False)["onehot"]
+
+
+def predict_chunk(
+    spec: ChunkSpec,
+    chunk: int,
+    layout: ChunkLayout,
+    model,
+    device: torch.device,
+    *,
+    onehot: np.ndarray | None = None,
+    on_batch: Callable[[int], object] | None = None,
+) -> float:
+    """Predict one window chunk and write its per-region pieces (and profiles) into the store, then mark it done.
+
+    The unit of work of :func:`predict`, in one process or as one dask task: it touches only this chunk's
+    arrays and done flag, so chunks run in any order and anywhere that sees the store.
+
+    Parameters
+    ----------
+    spec
+        The prediction's shared parameters.
+    chunk
+        Window chunk number.
+    layout
+        The chunk's piece table (:meth:`PlanLayout.chunk`).
+    model
+        A model already on ``device``, in eval mode.
+    device
+        Where batches go.
+    onehot
+        The chunk's one-hot windows when already read (prefetched); read from the store otherwise.
+    on_batch
+        Called with the number of windows of every finished batch (progress).
+
+    Returns
+    -------
+    Seconds spent in the model.
+    """
+    if onehot is None:
+        lo, hi = spec.bounds(chunk)
+        onehot = np.asarray(onehot_array(spec.store)[lo:hi])
+    dtype = DTYPES[spec.dtype]
+    profiles = []
+    tic = time.perf_counter()
+    for b in range(0, len(onehot), spec.batch_size):
+        x = torch.from_numpy(onehot[b : b + spec.batch_size]).to(device, non_blocking=True)
+        out = predict_onehot(
+            model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=spec.shifts, dtype=dtype,
+            strand_pairs=spec.strand_pairs,
+        )  # fmt: skip
+        profiles.append(out.cpu().numpy())
+        if on_batch is not None:
+            on_batch(len(x))
+    model_s = time.perf_counter() - tic
+    profiles = np.concatenate(profiles)
+    flip = layout.window_rc
+    profiles[flip] = profiles[flip, ::-1]
+    pieces = []
+    for w in range(len(profiles)):
+        rows = slice(layout.offsets[w], layout.offsets[w + 1])
+        pieces.append(
+            piece_values(
+                profiles[w], layout.bin_start[rows], layout.bin_end[rows], layout.center_bin[rows], spec.aggregate
+            )  # fmt: skip
+        )
+    if spec.profile_columns is not None:
+        bz_store.write_profile(spec.store, layout.first, profiles[..., spec.profile_columns])
+    bz_store.write_chunk(spec.store, spec.key, chunk, {"pieces": np.concatenate(pieces)})
+    return model_s
+
+
 def predict(
     data,
     model=None,
@@ -98,6 +233,7 @@ def predict(
     into: ad.AnnData | None = None,
     key_added: str = "predicted",
     overwrite: bool = False,
+    client=None,
 ) -> ad.AnnData | None:
     """Predict Basenji2 coverage for every region: a regions x tracks AnnData.
 
@@ -145,7 +281,8 @@ def predict(
         Predict minus-strand regions on their reverse complement (bins are returned in genomic order).
     device, dtype, batch_size
         Where and how the model runs; defaults from :data:`bazenji.settings`, dtype ``"float32"``
-        (``"bfloat16"``, and ``"float16"`` on CUDA, are faster at a small cost in precision).
+        (``"bfloat16"``, and ``"float16"`` on CUDA, are faster at a small cost in precision). With a
+        dask client the device is resolved on each worker (``"cuda"`` is that worker's GPU).
     into
         An existing regions x tracks AnnData (same ``obs_names`` and ``var_names``, e.g. observed
         coverage from :func:`bazenji.pp.import_bigwigs`): the predictions go to ``into.layers[key_added]``
@@ -154,6 +291,11 @@ def predict(
         Layer name when ``into`` is given.
     overwrite
         Replace an existing layer ``key_added`` of ``into``, or a store built from other windows.
+    client
+        A ``dask.distributed.Client``: windows are encoded and every unfinished chunk is predicted as one
+        named task (``bazenji-predict-<results key>-<chunk>``) on its workers, which must see the store and
+        load the model once each; see :doc:`/scaling`. :attr:`bazenji.settings.client` by default;
+        ``False`` runs in this process even when a default client is set.
 
     Returns
     -------
@@ -163,9 +305,14 @@ def predict(
     started = time.perf_counter()
     aggregate = check_aggregate(aggregate)
     shifts = [int(s) for s in shifts] or [0]
+    given_model = model
     model = resolve_model(model)
-    torch_device = settings.resolve_device(device)
-    compute_dtype = resolve_dtype(dtype, torch_device)
+    client = settings.client if client is None else (client or None)
+    if client is None:
+        torch_device = settings.resolve_device(device)
+        compute_dtype = resolve_dtype(dtype, torch_device)
+    else:  # the device is each worker's: only the dtype's name can be checked here
+        compute_dtype = resolve_dtype(dtype, torch.device("cuda"))
     batch_size = batch_size or settings.batch_size
     if into is not None and key_added in into.layers and not overwrite:
         raise ValueError(f"into.layers[{key_added!r}] exists; pass overwrite=True or another key_added")
@@ -190,7 +337,8 @@ def predict(
         plan = pp.plan_windows(regions, mode=mode, model=model, margin=margin)
         store_path = Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr" if temporary else Path(store)
         tic = time.perf_counter()
-        pp.encode(plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded, overwrite=overwrite)
+        pp.encode(plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded, overwrite=overwrite,
+                  client=client if client is not None else False)  # fmt: skip
         encode_s = time.perf_counter() - tic
         genome_fingerprint = genome.fingerprint
     if plan.seq_length != model.config.seq_length:
@@ -221,62 +369,33 @@ def predict(
         )  # fmt: skip
 
     # --- the model over every unfinished chunk ----------------------------------------------------------------
-    assignments = plan.assignments
-    pieces_of_window = np.searchsorted(assignments["window"].to_numpy(), np.arange(n_windows + 1))
-    center_bins = _region_center_bins(plan)
-    window_rc = plan.windows["rc"].to_numpy() if "rc" in plan.windows else np.zeros(n_windows, bool)
-    strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
+    spec = ChunkSpec(
+        store=str(store_path), key=key, chunk_windows=chunk, n_windows=n_windows,
+        head_tracks=track_index if len(track_index) < model.config.n_tracks else None, rc=bool(rc),
+        shifts=tuple(shifts), dtype=str(compute_dtype).removeprefix("torch."), batch_size=batch_size,
+        aggregate=aggregate, strand_pairs=strand_pair_permutation(model.targets, track_index if tracks is not None
+                                                                  else None),
+        profile_columns=profile_columns,
+    )  # fmt: skip
+    layout = PlanLayout(plan, n_windows)
     done = bz_store.done_chunks(store_path, key)
     todo = [c for c in range(n_chunks) if not done[c]]
-    model = model.to(torch_device).eval()
-    model_s = 0.0
+    n_todo = sum(hi - lo for lo, hi in map(spec.bounds, todo))
     tic = time.perf_counter()
-    onehot = dataset["onehot"]
-    head_tracks = track_index if len(track_index) < model.config.n_tracks else None
     try:
-        with (
-            ThreadPoolExecutor(1, thread_name_prefix="bazenji-read") as reader,
-            tqdm(total=n_windows, initial=n_windows - sum(min(chunk, n_windows - c * chunk) for c in todo),
-                 unit="window", desc="predict", disable=not settings.progress) as bar,
-        ):  # fmt: skip
+        with tqdm(total=n_windows, initial=n_windows - n_todo, unit="window", desc="predict",
+                  disable=not settings.progress) as bar:  # fmt: skip
+            if client is None:
+                model = model.to(torch_device).eval()
+                model_s = _predict_here(spec, layout, todo, model, torch_device, bar)
+                devices = [str(torch_device)]
+            else:
+                from ._dask import predict_on_dask
 
-            def read(c):
-                return np.asarray(onehot[c * chunk : min((c + 1) * chunk, n_windows)].values)
-
-            upcoming = reader.submit(read, todo[0]) if todo else None
-            for position, c in enumerate(todo):
-                block = upcoming.result()
-                upcoming = reader.submit(read, todo[position + 1]) if position + 1 < len(todo) else None
-                profiles = []
-                model_tic = time.perf_counter()
-                for b in range(0, len(block), batch_size):
-                    x = torch.from_numpy(block[b : b + batch_size]).to(torch_device, non_blocking=True)
-                    out = predict_onehot(
-                        model, x, tracks=head_tracks, rc=rc, shifts=shifts, dtype=compute_dtype,
-                        strand_pairs=strand_pairs,
-                    )  # fmt: skip
-                    profiles.append(out.cpu().numpy())
-                    bar.update(len(x))
-                model_s += time.perf_counter() - model_tic
-                profiles = np.concatenate(profiles)
-                first = c * chunk
-                flip = window_rc[first : first + len(profiles)]
-                profiles[flip] = profiles[flip, ::-1]
-                pieces = []
-                for w in range(len(profiles)):
-                    rows = slice(pieces_of_window[first + w], pieces_of_window[first + w + 1])
-                    pieces.append(
-                        piece_values(
-                            profiles[w],
-                            assignments["bin_start"].to_numpy()[rows],
-                            assignments["bin_end"].to_numpy()[rows],
-                            center_bins[rows],
-                            aggregate,
-                        )  # fmt: skip
-                    )
-                if profile_columns is not None:
-                    bz_store.write_profile(store_path, first, profiles[..., profile_columns])
-                bz_store.write_chunk(store_path, key, c, {"pieces": np.concatenate(pieces)})
+                model_s, devices = predict_on_dask(
+                    client, spec, layout, todo, model, fingerprint=params["model"], given=given_model,
+                    device=settings.device if device is None else str(device), bar=bar,
+                )  # fmt: skip
     except BaseException:
         if temporary:
             logger.error("prediction stopped; finished chunks are kept in %s: pass store=%r to resume", store_path,
@@ -285,6 +404,7 @@ def predict(
     predict_s = time.perf_counter() - tic
 
     # --- regions x tracks ---------------------------------------------------------------------------------------
+    assignments = plan.assignments
     values = np.concatenate([bz_store.read_chunk(store_path, key, c, "pieces") for c in range(n_chunks)])
     n_piece_bins = (assignments["bin_end"] - assignments["bin_start"]).to_numpy()
     X = combine_pieces(values, assignments["region"].to_numpy(), n_piece_bins, len(plan.regions), aggregate)
@@ -300,15 +420,14 @@ def predict(
                     "n_windows_saved": int(getattr(plan, "n_windows_saved", 0) or 0)},
         "ensemble": {"rc": bool(rc), "shifts": shifts},
         "aggregate": aggregate,
-        "device": str(torch_device),
+        "device": ",".join(devices),
         "dtype": str(compute_dtype).removeprefix("torch."),
         "store": str(store_path) if not temporary or keep_store else None,
         "results_key": key,
         "versions": _versions(),
         "timings": {"encode_s": encode_s, "predict_s": predict_s, "model_s": model_s,
                     "total_s": time.perf_counter() - started,
-                    "windows_per_s": (sum(min(chunk, n_windows - c * chunk) for c in todo) / predict_s)
-                    if todo and predict_s > 0 else None},
+                    "windows_per_s": n_todo / predict_s if todo and predict_s > 0 else None},
     }  # fmt: skip
     result = ad.AnnData(X=X, obs=obs, var=var)
     result.uns["bazenji"] = _h5ad_safe(provenance)
@@ -321,6 +440,24 @@ def predict(
         _write_into(into, result, key_added)
         return None
     return result
+
+
+def _predict_here(spec: ChunkSpec, layout: PlanLayout, todo: list[int], model, device, bar) -> float:
+    """The chunks in this process, the next chunk's one-hot read in a background thread meanwhile."""
+    onehot = onehot_array(spec.store)
+    model_s = 0.0
+
+    def read(c):
+        lo, hi = spec.bounds(c)
+        return np.asarray(onehot[lo:hi])
+
+    with ThreadPoolExecutor(1, thread_name_prefix="bazenji-read") as reader:
+        upcoming = reader.submit(read, todo[0]) if todo else None
+        for position, c in enumerate(todo):
+            block = upcoming.result()
+            upcoming = reader.submit(read, todo[position + 1]) if position + 1 < len(todo) else None
+            model_s += predict_chunk(spec, c, layout.chunk(spec, c), model, device, onehot=block, on_batch=bar.update)
+    return model_s
 
 
 def _profile_columns(var: pd.DataFrame, keep_profiles) -> np.ndarray | None:
