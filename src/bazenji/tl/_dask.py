@@ -196,17 +196,24 @@ def run_chunks(
         del futures
 
 
-def predict_on_dask(
-    client, spec, layout, todo: list[int], model, *, fingerprint: str, given, device: str, bar
-) -> tuple[float, list[str]]:
-    """The unfinished chunks of a prediction as dask tasks; returns the workers' model seconds and their devices."""
+def predict_on_dask(client, spec, layout, todo: list[int], model, *, fingerprint: str, given, device: str, bar) -> dict:
+    """The unfinished chunks of a prediction as dask tasks.
+
+    Returns
+    -------
+    Totals over the tasks: ``model_s`` and ``task_s`` (seconds on the workers, in the model and in the whole
+    task), ``tasks`` (how many ran), ``skipped`` (found done by an earlier attempt) and ``devices``.
+    """
+    totals = {"model_s": 0.0, "task_s": 0.0, "tasks": 0, "skipped": 0, "devices": set()}
     if not todo:
-        return 0.0, []
+        return {**totals, "devices": []}
     ref, weights = ship_model(client, model, fingerprint=fingerprint, given=given)
-    totals = {"model_s": 0.0, "devices": set()}
 
     def collect(result: dict) -> None:
-        totals["model_s"] += result["model_s"]
+        for name in ("model_s", "task_s"):
+            totals[name] += result[name]
+        totals["tasks"] += 1
+        totals["skipped"] += result["skipped"]
         if result["device"]:
             totals["devices"].add(result["device"])
         bar.update(result["windows"])
@@ -220,4 +227,4 @@ def predict_on_dask(
     finally:
         if weights is not None:
             weights.release()
-    return totals["model_s"], sorted(totals["devices"])
+    return {**totals, "devices": sorted(totals["devices"])}

@@ -182,31 +182,37 @@ def predict_chunk(
         lo, hi = spec.bounds(chunk)
         onehot = np.asarray(onehot_array(spec.store)[lo:hi])
     dtype = DTYPES[spec.dtype]
-    profiles = []
-    tic = time.perf_counter()
+    pieces, kept = [], []
+    model_s = 0.0
+    # pieces are taken batch by batch: only one batch of profiles (and the kept tracks) is ever in memory
     for b in range(0, len(onehot), spec.batch_size):
+        tic = time.perf_counter()
         x = torch.from_numpy(onehot[b : b + spec.batch_size]).to(device, non_blocking=True)
         out = predict_onehot(
             model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=spec.shifts, dtype=dtype,
             strand_pairs=spec.strand_pairs,
         )  # fmt: skip
-        profiles.append(out.cpu().numpy())
+        profiles = out.cpu().numpy()
+        model_s += time.perf_counter() - tic
+        flip = layout.window_rc[b : b + len(profiles)]
+        profiles[flip] = profiles[flip, ::-1]
+        for w in range(b, b + len(profiles)):
+            rows = slice(layout.offsets[w], layout.offsets[w + 1])
+            pieces.append(
+                piece_values(
+                    profiles[w - b],
+                    layout.bin_start[rows],
+                    layout.bin_end[rows],
+                    layout.center_bin[rows],
+                    spec.aggregate,
+                )  # fmt: skip
+            )
+        if spec.profile_columns is not None:
+            kept.append(profiles[..., spec.profile_columns].astype(np.float16))
         if on_batch is not None:
             on_batch(len(x))
-    model_s = time.perf_counter() - tic
-    profiles = np.concatenate(profiles)
-    flip = layout.window_rc
-    profiles[flip] = profiles[flip, ::-1]
-    pieces = []
-    for w in range(len(profiles)):
-        rows = slice(layout.offsets[w], layout.offsets[w + 1])
-        pieces.append(
-            piece_values(
-                profiles[w], layout.bin_start[rows], layout.bin_end[rows], layout.center_bin[rows], spec.aggregate
-            )  # fmt: skip
-        )
     if spec.profile_columns is not None:
-        bz_store.write_profile(spec.store, layout.first, profiles[..., spec.profile_columns])
+        bz_store.write_profile(spec.store, layout.first, np.concatenate(kept))
     bz_store.write_chunk(spec.store, spec.key, chunk, {"pieces": np.concatenate(pieces)})
     return model_s
 
@@ -385,6 +391,7 @@ def predict(
     try:
         with tqdm(total=n_windows, initial=n_windows - n_todo, unit="window", desc="predict",
                   disable=not settings.progress) as bar:  # fmt: skip
+            on_workers = None
             if client is None:
                 model = model.to(torch_device).eval()
                 model_s = _predict_here(spec, layout, todo, model, torch_device, bar)
@@ -392,10 +399,12 @@ def predict(
             else:
                 from ._dask import predict_on_dask
 
-                model_s, devices = predict_on_dask(
+                on_workers = predict_on_dask(
                     client, spec, layout, todo, model, fingerprint=params["model"], given=given_model,
                     device=settings.device if device is None else str(device), bar=bar,
                 )  # fmt: skip
+                model_s = on_workers["model_s"]
+                devices = on_workers["devices"] or [settings.device if device is None else str(device)]
     except BaseException:
         if temporary:
             logger.error("prediction stopped; finished chunks are kept in %s: pass store=%r to resume", store_path,
@@ -428,6 +437,7 @@ def predict(
         "timings": {"encode_s": encode_s, "predict_s": predict_s, "model_s": model_s,
                     "total_s": time.perf_counter() - started,
                     "windows_per_s": n_todo / predict_s if todo and predict_s > 0 else None},
+        "dask": None if on_workers is None else {k: on_workers[k] for k in ("task_s", "tasks", "skipped")},
     }  # fmt: skip
     result = ad.AnnData(X=X, obs=obs, var=var)
     result.uns["bazenji"] = _h5ad_safe(provenance)
