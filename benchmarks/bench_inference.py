@@ -260,18 +260,26 @@ def min_track_pearson(out: torch.Tensor, ref: torch.Tensor) -> float:
     return float(r.min())
 
 
+def high_water_kib() -> int:
+    """Peak resident memory of this process (VmHWM; unlike ru_maxrss it does not inherit the parent's peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def memory_child(args) -> None:
-    """Run in a fresh process: load, predict one batch, print the peak RSS as JSON."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Run in a fresh process: load, predict one batch, print the peak resident memory as JSON."""
+    base = high_water_kib()
     model = bz.models.load(args.memory_child_model)
     dtype = getattr(torch, args.memory_child_dtype)
     if args.memory_child_quantize:
         model = bz.models.optimize(model, dtype=dtype, quantize=args.memory_child_quantize)
-    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loaded = high_water_kib()
     onehot = torch.as_tensor(random_onehot(args.memory_batch, seed=7))
     with torch.inference_mode():
         out = model(onehot if args.memory_child_quantize else onehot.to(dtype))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = high_water_kib()
     print(json.dumps({"import_kib": base, "loaded_kib": loaded, "peak_kib": peak, "shape": list(out.shape)}))
 
 

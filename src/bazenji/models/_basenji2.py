@@ -106,9 +106,12 @@ class Basenji2(nn.Module):
 
     Notes
     -----
-    In eval mode under :func:`torch.inference_mode` every batch norm is folded into its convolution
-    (cached, recomputed when a parameter changes) and the network computes in the dtype of a floating
-    input, so ``model(x.bfloat16())`` runs in bfloat16 with float32 master weights.
+    In eval mode under :func:`torch.inference_mode` the model runs its :meth:`inference_plan`: batch
+    norm folded into the convolutions, activations kept channels-last from input to head, activations
+    and residual adds fused into the convolutions where oneDNN allows (cached, rebuilt when a parameter
+    changes; float32 results equal the module path to about 1e-6). The network then computes in the
+    dtype of a floating input, so ``model(x.bfloat16())`` runs in bfloat16 with float32 master weights
+    and a float32 residual stream. Training mode and autograd use the plain modules.
     """
 
     def __init__(self, config: Basenji2Config | None = None, *, targets=None) -> None:

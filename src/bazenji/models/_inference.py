@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -18,11 +19,12 @@ def activation_scale(form: str) -> float:
     return SIGMOID_SCALE if form == "sigmoid" else 1.0
 
 
-def scaled_gelu(x: torch.Tensor, form: str) -> torch.Tensor:
+def scaled_gelu(x: torch.Tensor, form: str, *, inplace: bool = False) -> torch.Tensor:
     """``activation_scale(form) * gelu(x / activation_scale(form))`` in one elementwise kernel."""
     if form == "sigmoid":
-        return F.silu(x)
-    return F.gelu(x, approximate="tanh" if form == "tanh" else "none")
+        return F.silu(x, inplace=inplace)
+    approximate = "tanh" if form == "tanh" else "none"
+    return torch.ops.aten.gelu_(x, approximate=approximate) if inplace else F.gelu(x, approximate=approximate)
 
 
 def _mkldnn_unary(form: str) -> tuple[str, str]:
@@ -128,13 +130,13 @@ class PackedConv:
 MKLDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
-def max_pool(x: torch.Tensor, size: int) -> torch.Tensor:
+def max_pool(x: torch.Tensor, size: int, *, out: torch.Tensor | None = None) -> torch.Tensor:
     """Max pool ``(batch, length, channels)`` along length; one vectorised pass over channel rows."""
     if size == 1:
         return x
     if size == 2:
-        return torch.maximum(x[:, 0::2], x[:, 1::2])
-    return x.unflatten(1, (-1, size)).amax(2)
+        return torch.maximum(x[:, 0::2], x[:, 1::2], out=out)
+    return torch.amax(x.unflatten(1, (-1, size)), 2, out=out)
 
 
 class InferencePlan:
@@ -179,6 +181,7 @@ class InferencePlan:
             for unit in model.residual
         ]
         self.final = PackedConv(model.final, dtype, device, scale_in=scale)
+        self._local = threading.local()
         with torch.no_grad():
             self.head_weight = model.head.weight.detach().to(device=device, dtype=self.stream_dtype)
             self.head_bias = model.head.bias.detach().to(device=device, dtype=self.stream_dtype)
@@ -193,19 +196,36 @@ class InferencePlan:
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings ``(batch, bins, final_channels)`` in the compute dtype for one-hot ``(batch, length, 4)``."""
-        h = self.stem_forward(x)
-        for conv in self.tower:
-            h = max_pool(conv(scaled_gelu(h, self.form)), conv.pool)
+        h = self.stem_forward(x, reuse=True)
+        for i, conv in enumerate(self.tower):
+            y = conv(scaled_gelu(h, self.form, inplace=True))
+            last = i == len(self.tower) - 1
+            h = max_pool(y, conv.pool, out=None if last else self._buffer(i + 1, y, conv.pool))
         return self.residual_forward(h)
 
-    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The stem's pooled output ``(batch, length / pool, channels)``, kept ``activation_scale`` times larger."""
+    def stem_forward(self, x: torch.Tensor, *, reuse: bool = False) -> torch.Tensor:
+        """The stem's pooled output ``(batch, length / pool, channels)``, kept ``activation_scale`` times larger.
+
+        With ``reuse`` the output is a buffer the next call on this thread overwrites.
+        """
         from ._basenji2 import gelu
 
         h = (gelu(x.to(self.stream_dtype), self.form) / self.unit_gelu).to(self.dtype)
         if self.split_stem:
             h = torch.cat([h, h], dim=-1)
-        return max_pool(self.stem(h), self.stem.pool)
+        y = self.stem(h)
+        return max_pool(y, self.stem.pool, out=self._buffer(0, y, self.stem.pool) if reuse else None)
+
+    def _buffer(self, slot: int, y: torch.Tensor, pool: int) -> torch.Tensor | None:
+        """A per-thread tensor for the pooled ``y``, kept between calls: large fresh tensors cost page faults."""
+        if pool == 1:
+            return None
+        shape = (y.shape[0], y.shape[1] // pool, y.shape[2])
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        buffer = buffers.get(slot)
+        if buffer is None or buffer.shape != shape or buffer.dtype != y.dtype or buffer.device != y.device:
+            buffer = buffers[slot] = torch.empty(shape, dtype=y.dtype, device=y.device)
+        return buffer
 
     def residual_forward(self, h: torch.Tensor) -> torch.Tensor:
         """From the tower's output (kept ``activation_scale`` times larger) to the embeddings."""
