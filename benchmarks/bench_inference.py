@@ -81,6 +81,31 @@ def build_reference(seed: int = 0) -> torch.nn.Module:
     return model
 
 
+def calibrated_bazenji(seed: int = 0):
+    """The same construction as :func:`build_reference` on bazenji's own model (when the peers are absent)."""
+    from bazenji.models import Basenji2, Basenji2Config
+
+    torch.manual_seed(seed)
+    model = Basenji2(Basenji2Config(gelu="erf")).eval()
+    generator = torch.Generator().manual_seed(seed + 1)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    with torch.no_grad():
+        for bn in norms:
+            bn.weight.copy_(0.5 + torch.rand(bn.num_features, generator=generator))
+            bn.bias.copy_(0.2 * torch.randn(bn.num_features, generator=generator))
+            bn.reset_running_stats()
+            bn.momentum = None
+            bn.train()
+        model(torch.as_tensor(random_onehot(1, seed=seed + 100)))
+        for bn in norms:
+            bn.eval()
+            n = bn.num_features
+            bn.running_mean.add_(0.2 * bn.running_var.sqrt() * torch.randn(n, generator=generator))
+            bn.running_var.mul_(0.7 + 0.7 * torch.rand(n, generator=generator))
+        model.head.bias.copy_(torch.randn(model.config.n_tracks, generator=generator) - 1.0)
+    return model
+
+
 def random_onehot(batch: int, seed: int = 0, n_fraction: float = 0.01) -> np.ndarray:
     """Random ACGT one-hot ``(batch, 131072, 4)`` uint8 with about 1% N (all-zero) positions."""
     rng = np.random.default_rng(seed)
@@ -133,6 +158,24 @@ def bazenji_runner(model, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.
     def run(onehot: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             return model(onehot.to(dtype))
+
+    return run
+
+
+def module_path_runner(model, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
+    """bazenji before this benchmark's work: per-block batch-norm folding, ``(batch, channels, length)``
+    convolutions through the modules, head in float32 (the model's own code path as of commit a4b00c3)."""
+    from bazenji.models import gelu
+
+    def run(onehot: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            x = onehot.to(dtype).transpose(1, 2)
+            stream = model.tower(model.stem(x)).float()
+            for unit in model.residual:
+                stream = stream + unit.project(unit.dilated(stream.to(dtype))).float()
+            crop = model.config.crop_bins
+            embedding = gelu(model.final(stream[:, :, crop:-crop].to(dtype)), model.config.gelu).transpose(1, 2)
+            return F.softplus(F.linear(embedding.float(), model.head.weight, model.head.bias))
 
     return run
 
@@ -313,6 +356,7 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="time bazenji and the floor only")
     parser.add_argument("--no-int8", action="store_true", help="leave out bazenji's optional int8 path")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--no-before", action="store_true", help="leave out bazenji's pre-optimisation path")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
     parser.add_argument("--memory-child-model", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child-dtype", help=argparse.SUPPRESS)
@@ -343,15 +387,7 @@ def main() -> None:
         model_tanh = bz.models.load(weights, gelu="tanh")  # as multimolecule computes
         mm = to_multimolecule(reference)
     else:
-        from bazenji.models import Basenji2
-
-        torch.manual_seed(0)
-        model = Basenji2(bz.models.Basenji2Config(gelu="erf")).eval()
-        with torch.no_grad():
-            for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
-                bn.weight.uniform_(0.5, 1.5)
-                bn.running_var.uniform_(0.5, 2.0)
-        model_tanh = None
+        model, model_tanh = calibrated_bazenji(), None
     saved = model.save(workdir / "bazenji")
     config = model.config
 
@@ -359,6 +395,9 @@ def main() -> None:
         "bazenji fp32": bazenji_runner(model, torch.float32),
         "bazenji bf16": bazenji_runner(model, torch.bfloat16),
     }
+    if not args.no_before:
+        runners["bazenji before fp32"] = module_path_runner(model, torch.float32)
+        runners["bazenji before bf16"] = module_path_runner(model, torch.bfloat16)
     int8 = None
     if not args.no_int8 and hasattr(bz.models, "optimize"):
         int8 = bz.models.optimize(model, quantize="int8", calibration=torch.as_tensor(random_onehot(2, seed=11)))
@@ -387,6 +426,9 @@ def main() -> None:
     with torch.no_grad():
         unfused = model(check)  # eval mode outside inference mode: the plain module path, batch norm unfolded
     agreement = {
+        "bazenji before fp32 vs unfused (rel. err)": relative_error(outputs["bazenji before fp32"], unfused)
+        if "bazenji before fp32" in outputs
+        else float("nan"),
         "bazenji fp32 vs unfused bazenji (rel. err)": relative_error(outputs["bazenji fp32"], unfused),
         "bazenji fp32 vs unfused bazenji (max rel. err)": max_relative_error(outputs["bazenji fp32"], unfused),
         "bazenji bf16 vs fp32 (min per-track R)": min_track_pearson(outputs["bazenji bf16"], outputs["bazenji fp32"]),
