@@ -260,3 +260,58 @@ def test_cli_end_to_end(model, genome_path, regions, tmp_path):
     np.testing.assert_allclose(result.X, expected.X, rtol=1e-6)
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+
+KILLED_CHILD = """
+import sys, time
+import pandas as pd
+import bazenji as bz
+from bazenji.tl import _predict
+
+original = _predict.predict_onehot
+
+
+def slow(*args, **kwargs):  # a model slow enough that the parent can kill the process mid-run
+    time.sleep(0.4)
+    return original(*args, **kwargs)
+
+
+_predict.predict_onehot = slow
+bz.settings.progress = False
+regions = pd.read_csv(sys.argv[1], sep="\\t")
+bz.tl.predict(regions, sys.argv[2], sys.argv[3], store=sys.argv[4], chunk_windows=2, batch_size=2)
+"""
+
+
+def test_resume_after_the_process_is_killed(model, genome_path, regions, tmp_path):
+    import os
+    import signal
+    import time
+
+    many = pd.concat([regions] * 4, ignore_index=True)
+    many["Name"] = [f"r{i}" for i in range(len(many))]
+    many.to_csv(tmp_path / "regions.tsv", sep="\t", index=False)
+    model.save(tmp_path / "model")
+    store = tmp_path / "killed.zarr"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CHILD, str(tmp_path / "regions.tsv"), str(tmp_path / "model"),
+         str(genome_path), str(store)],
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    done = np.zeros(0, bool)
+    while time.monotonic() < deadline and child.poll() is None:
+        keys = bz.store.results_keys(store) if bz.store.is_store(store) else []
+        done = bz.store.done_chunks(store, keys[0]) if keys else done
+        if done.sum() >= 2:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    finished = bz.store.done_chunks(store, bz.store.results_keys(store)[0])
+    assert 2 <= finished.sum() < len(finished)
+
+    resumed = bz.tl.predict(many, bz.models.load(tmp_path / "model"), genome_path, store=store, chunk_windows=2,
+                            batch_size=2)  # fmt: skip
+    reference = bz.tl.predict(many, model, genome_path, chunk_windows=2, batch_size=2)
+    np.testing.assert_array_equal(resumed.X, reference.X)

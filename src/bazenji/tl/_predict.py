@@ -54,8 +54,9 @@ def resolve_genome(genome):
 def model_fingerprint(model: Basenji2) -> str:
     """A hash of the configuration and every weight: results are only reused for the identical model."""
     digest = hashlib.blake2b(repr(model.config.to_dict()).encode(), digest_size=12)
-    for tensor in model.state_dict().values():
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for name, tensor in model.state_dict().items():
+        if not name.endswith("num_batches_tracked"):  # a training counter, not a weight: no file format keeps it
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
