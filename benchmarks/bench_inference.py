@@ -357,6 +357,7 @@ def main() -> None:
     parser.add_argument("--no-int8", action="store_true", help="leave out bazenji's optional int8 path")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--no-before", action="store_true", help="leave out bazenji's pre-optimisation path")
+    parser.add_argument("--compile", action="store_true", help="also time bz.models.optimize(compile=True), bf16")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
     parser.add_argument("--memory-child-model", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child-dtype", help=argparse.SUPPRESS)
@@ -402,6 +403,12 @@ def main() -> None:
     if not args.no_int8 and hasattr(bz.models, "optimize"):
         int8 = bz.models.optimize(model, quantize="int8", calibration=torch.as_tensor(random_onehot(2, seed=11)))
         runners["bazenji int8"] = optimized_runner(int8)
+    if args.compile:
+        compiled = bz.models.optimize(model, dtype=torch.bfloat16, compile=True)
+        start = time.perf_counter()
+        compiled(onehot)
+        print(f"torch.compile of the bfloat16 plan: first call {time.perf_counter() - start:.0f} s")
+        runners["bazenji bf16 compiled"] = optimized_runner(compiled)
     if peers:
         runners["basenji2-pytorch fp32"] = basenji2_pytorch_runner(reference, torch.float32)
         runners["basenji2-pytorch bf16"] = basenji2_pytorch_runner(reference, torch.bfloat16)

@@ -203,3 +203,14 @@ def test_int8_refuses_other_devices():
     model = signal_model(seed=7)
     with pytest.raises(ValueError, match="cpu device only"):
         bz.models.optimize(model, quantize="int8", device="meta")
+
+
+def test_compiled_float32_plan_equals_the_model():
+    # torch.compile takes tens of seconds here: one compiled model, one check
+    model = signal_model(seed=8)
+    x = torch.as_tensor(random_onehot(1, 16_384, seed=18))
+    compiled = bz.models.optimize(model, compile=True)
+    assert compiled.source["optimized"] == "float32 compiled"
+    assert relative_error(compiled(x), fast(model, x)) < 1e-5
+    with pytest.raises(ValueError, match="int8 path runs eagerly"):
+        bz.models.optimize(model, quantize="int8", compile=True)
