@@ -440,6 +440,10 @@ def main() -> None:
         "bazenji fp32 vs unfused bazenji (max rel. err)": max_relative_error(outputs["bazenji fp32"], unfused),
         "bazenji bf16 vs fp32 (min per-track R)": min_track_pearson(outputs["bazenji bf16"], outputs["bazenji fp32"]),
     }
+    if "bazenji bf16 compiled" in outputs:
+        agreement["bazenji bf16 compiled vs fp32 (min per-track R)"] = min_track_pearson(
+            outputs["bazenji bf16 compiled"], outputs["bazenji fp32"]
+        )
     if int8 is not None:
         agreement["bazenji int8 vs fp32 (min per-track R)"] = min_track_pearson(
             outputs["bazenji int8"], outputs["bazenji fp32"]
