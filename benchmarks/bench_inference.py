@@ -490,6 +490,13 @@ def report(median: dict, times: dict, agreement: dict, memory: dict, batch: int)
     for name, value in median.items():
         row = f"{name:24s} {value:9.3f} {min(times[name]):7.3f}"
         print(row + "".join(f" {value / median[c]:16.2f}" for c in columns))
+    print(
+        "\nmedian over rounds of the ratio within each round (steadier than the ratio of medians under drifting load)"
+    )
+    print(f"{'implementation':24s}" + "".join(f" {'/' + c:>16s}" for c in columns))
+    for name in (k for k in median if k.startswith("bazenji")):
+        ratios = [float(np.median(np.divide(times[name], times[c]))) for c in columns]
+        print(f"{name:24s}" + "".join(f" {r:16.2f}" for r in ratios))
     if peers32:
         print("\nbazenji against each peer (median ratio)")
         for ours in (k for k in median if k.startswith("bazenji")):
