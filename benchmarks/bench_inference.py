@@ -328,7 +328,7 @@ def memory_child(args) -> None:
 
 def peak_memory(model_path: Path, dtype: str, batch: int, quantize: str | None = None) -> dict:
     command = [sys.executable, __file__, "--memory-child-model", str(model_path), "--memory-child-dtype", dtype,
-               "--memory-batch", str(batch)]  # fmt: skip
+               "--memory-batch", str(batch), "--threads", str(torch.get_num_threads())]  # fmt: skip
     if quantize:
         command += ["--memory-child-quantize", quantize]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -358,11 +358,14 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--no-before", action="store_true", help="leave out bazenji's pre-optimisation path")
     parser.add_argument("--compile", action="store_true", help="also time bz.models.optimize(compile=True), bf16")
+    parser.add_argument("--threads", type=int, help="torch threads for every implementation (default: torch's)")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
     parser.add_argument("--memory-child-model", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child-dtype", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child-quantize", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child_model:
         memory_child(args)
         return
