@@ -214,3 +214,27 @@ def test_compiled_float32_plan_equals_the_model():
     assert relative_error(compiled(x), fast(model, x)) < 1e-5
     with pytest.raises(ValueError, match="int8 path runs eagerly"):
         bz.models.optimize(model, quantize="int8", compile=True)
+
+
+def test_models_pickle_and_copy_after_inference():
+    import copy
+    import pickle
+
+    model = signal_model(seed=9)
+    x = torch.as_tensor(random_onehot(1, 16_384, seed=19))
+    expected = fast(model, x)  # builds and caches a plan
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert not clone.__dict__.get("_inference_plans")
+        np.testing.assert_array_equal(fast(clone, x).numpy(), expected.numpy())
+    optimized = bz.models.optimize(model, dtype="bfloat16")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(optimized))(x).numpy(), optimized(x).numpy())
+
+
+@INT8
+def test_int8_model_pickles():
+    import pickle
+
+    model = signal_model(seed=10)
+    x = torch.as_tensor(random_onehot(1, 16_384, seed=20))
+    int8 = bz.models.optimize(model, quantize="int8", calibration=torch.as_tensor(random_onehot(1, 16_384, seed=21)))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8))(x).numpy(), int8(x).numpy())

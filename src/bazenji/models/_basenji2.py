@@ -192,6 +192,12 @@ class Basenji2(nn.Module):
             entry = plans[(dtype, device)] = (key, InferencePlan(self, dtype, device))
         return entry[1]
 
+    def __getstate__(self) -> dict:
+        # Inference plans are caches derived from the parameters: pickles and deep copies rebuild them.
+        state = self.__dict__.copy()
+        state.pop("_inference_plans", None)
+        return state
+
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings ``(batch, bins, final_channels)``: the head's input, after cropping and the last GELU."""
         x, dtype = self._check_input(x)

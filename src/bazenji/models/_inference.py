@@ -211,6 +211,15 @@ class InferencePlan:
             h = max_pool(y, conv.pool, out=self._buffer(i + 1, y, conv.pool) if reuse and not last else None)
         return self.residual_forward(h)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_local"]  # per-thread buffers stay with their threads
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     def convolutions(self) -> list[PackedConv]:
         """Every convolution in execution order."""
         return [self.stem, *self.tower, *(conv for unit in self.units for conv in unit), self.final]
@@ -420,14 +429,22 @@ class OptimizedBasenji2(torch.nn.Module):
     the wrapped model. The plan is a snapshot: call :func:`optimize` again after changing the weights.
     """
 
-    def __init__(self, model, plan, *, dtype: torch.dtype, quantize: str | None, compile: bool = False) -> None:
+    def __init__(
+        self, model, plan, *, dtype: torch.dtype, quantize: str | None, compile: bool = False, calibration=None
+    ) -> None:
         super().__init__()
         self.model = model
         self.plan = plan
         self.dtype = dtype
         self.quantize = quantize
         self.compiled = compile
+        self.calibration = calibration
         self._run = torch.compile(self._plan_forward) if compile else self._plan_forward
+
+    def __reduce__(self):
+        # Prepacked int8 weights and compiled functions do not pickle: rebuild from the model instead.
+        options = dict(dtype=self.dtype, quantize=self.quantize, calibration=self.calibration, compile=self.compiled)
+        return _rebuild_optimized, (self.model, options)
 
     def _plan_forward(self, x: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
         return self.plan.head(self.plan.trunk(x), index)
@@ -456,6 +473,10 @@ class OptimizedBasenji2(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"precision={self.describe()!r}"
+
+
+def _rebuild_optimized(model, options: dict) -> OptimizedBasenji2:
+    return optimize(model, **options)
 
 
 def optimize(
@@ -524,4 +545,5 @@ def optimize(
         dtype = torch.bfloat16
     calibration = random_calibration(model.config) if calibration is None else torch.as_tensor(calibration)
     model._check_input(calibration)
-    return OptimizedBasenji2(model, QuantizedPlan(model.cpu(), calibration, dtype), dtype=dtype, quantize=quantize)
+    plan = QuantizedPlan(model.cpu(), calibration, dtype)
+    return OptimizedBasenji2(model, plan, dtype=dtype, quantize=quantize, calibration=calibration)
