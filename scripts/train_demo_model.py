@@ -61,7 +61,7 @@ def main() -> None:
         "epochs_run": int(len(history.metrics)),
         "best_epoch": history.best_epoch,
         "train_windows_per_s": float(history.metrics["windows_per_s"].median()),
-        "minutes": round((time.perf_counter() - tic) / 60, 1),
+        "minutes": round(float(history.metrics["seconds"].sum()) / 60, 1),
         "command": "python scripts/train_demo_model.py " + " ".join(f"--{k} {v}" for k, v in
                                                                     {"epochs": args.epochs, "stride": args.stride,
                                                                      "lr": args.lr}.items()),
