@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -34,7 +33,6 @@ def main() -> None:
     parser.add_argument("--work", default=None, help="folder for the training store (temporary by default)")
     args = parser.parse_args()
 
-    tic = time.perf_counter()
     demo = bz.datasets.demo(seed=0)
     genome = bz.io.Genome(demo.fasta)
     work = Path(args.work or tempfile.mkdtemp(prefix="bazenji-demo-train-"))
