@@ -79,6 +79,8 @@ def bench(session: nox.Session) -> None:
     scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").glob("*.py"))
     if not scripts:
         session.skip("no scripts in benchmarks/")
-    install(session)
+    install(session, "test")
+    # the peer ports are compared side by side in bench_inference.py; never bazenji dependencies
+    session.install("multimolecule==0.2.2", "basenji2-pytorch==0.1.2")
     for script in scripts:
         session.run("python", script, *session.posargs)
