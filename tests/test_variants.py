@@ -318,3 +318,56 @@ def test_cli_sad(model, chrom, tmp_path):
     assert list(result.obs["ref_match"]) == [True, True]
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
+         "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}  # fmt: skip
+
+
+def motif_breaking_snv(genome, chrom, start, end, consensus):
+    """The SNV that swaps the specified base nearest the middle of a planted motif for a base it does not allow."""
+    text = genome.fetch(chrom, start, end, upper=True)
+    reverse = consensus.translate(str.maketrans("ACGTRYKMSWBDHVN", "TGCAYRMKSWVHDBN"))[::-1]
+    for oriented in (consensus, reverse):
+        if len(oriented) == len(text) and all(t in IUPAC[c] for t, c in zip(text, oriented, strict=True)):
+            specified = [i for i, c in enumerate(oriented) if len(IUPAC[c]) == 1]
+            i = min(specified, key=lambda k: abs(k - len(text) / 2))
+            return chrom, start + i + 1, text[i], next(b for b in "ACGT" if b not in IUPAC[oriented[i]])
+    return None
+
+
+def test_demo_motif_breaking_variants_score_far_above_background():
+    demo = bz.datasets.demo()
+    genome = bz.io.Genome(demo.fasta)
+    model = bz.models.load("demo")
+    sites = pd.read_csv(demo.sites, sep="\t", header=None, names=["chrom", "start", "end", "motif", "element"])
+    rows = []
+    for motif in ("CTCF", "HNF4A", "TAL1_GATA", "PU1", "NFE2", "GATA", "FOXA", "CEBP", "HNF1", "SP1", "NFY", "ETS"):
+        found = 0
+        for site in sites[sites["motif"] == motif].sample(frac=1, random_state=0).itertuples():
+            # one planted site in ten is a near-miss that barely binds: only intact sites can be broken
+            snv = motif_breaking_snv(genome, site.chrom, site.start, site.end, bz.datasets.MOTIFS[motif])
+            if snv is not None:
+                rows.append([snv[0], snv[1], f"motif_{motif}_{site.start}", snv[2], snv[3]])
+                found += 1
+            if found == 2:
+                break
+    # background: SNVs at least 5 kb from every planted site and analysis region
+    peaks = pd.read_csv(demo.peaks, sep="\t", header=None, usecols=[0, 1, 2], names=["chrom", "start", "end"])
+    avoid = pd.concat([sites[["chrom", "start", "end"]], peaks])
+    rng = np.random.default_rng(0)
+    n_motif = len(rows)
+    while len(rows) < 2 * n_motif:
+        chrom = str(rng.choice(list(demo.chrom_sizes)))
+        pos = int(rng.integers(70_000, demo.chrom_sizes[chrom] - 70_000))
+        near = avoid[(avoid["chrom"] == chrom) & (avoid["start"] - 5_000 < pos) & (avoid["end"] + 5_000 > pos)]
+        base = genome.fetch(chrom, pos - 1, pos, upper=True)
+        if near.empty and base in "ACGT":
+            rows.append([chrom, pos, f"background_{chrom}_{pos}", base, COMPLEMENT[base]])
+    adata = bz.tl.variant_effect(table(rows), model, genome, batch_size=8)
+    assert adata.obs["ref_match"].all()
+    effect = np.abs(adata.X).max(axis=1)  # the strongest effect over the 18 demo tracks
+    motif = adata.obs_names.str.startswith("motif_")
+    ratio = np.median(effect[motif]) / np.median(effect[~motif])
+    auroc = (effect[motif][:, None] > effect[~motif][None, :]).mean()
+    assert ratio > 5 and auroc > 0.8, (ratio, auroc)
