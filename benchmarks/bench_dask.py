@@ -4,8 +4,11 @@ Prints, as markdown rows:
 
 - wall time of predicting the same encoded store in one process (2 and 1 torch threads) and on the
   cluster (first call, which ships and builds the model on each worker, and later calls);
-- the scheduler's overhead per chunk: worker time the cluster had (2 x wall) minus the time the tasks
-  ran, per task; and the round trip of an empty named task on the same cluster;
+- the scheduler's overhead per chunk, from dask's task stream: the mean gap between one chunk's task
+  ending on a worker and the next one starting there, and the delay from submitting to the first task
+  starting (once per call); the worker time left idle at the end while the other worker finishes its
+  last chunk (load imbalance, which shrinks with more chunks per worker); and the round trip of an
+  empty named task on the same cluster;
 - the full human Basenji2's model time per window on this CPU (random weights, float32), from which the
   overhead is expressed as a share of a default chunk (32 windows) of the human model;
 - how long each way of shipping a human-size model (30M parameters) takes until every worker has built
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, get_task_stream
 
 import bazenji as bz
 from bazenji.models import Basenji2, Basenji2Config
@@ -50,7 +54,26 @@ def timed_predict(store: Path, model, **kw) -> tuple[float, dict]:
     reset(store)
     tic = time.perf_counter()
     adata = bz.tl.predict(store, model, **kw)
-    return time.perf_counter() - tic, adata.uns["bazenji"]["timings"]
+    wall = time.perf_counter() - tic
+    return wall, {**adata.uns["bazenji"]["timings"], "dask": adata.uns["bazenji"].get("dask")}
+
+
+def stream_overheads(stream: list[dict], submitted: float) -> dict:
+    """Gaps between consecutive predict tasks per worker, the first start's delay and the idle tail."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for task in stream:
+        if not str(task["key"]).startswith("bazenji-predict-"):
+            continue
+        compute = [s for s in task["startstops"] if s["action"] == "compute"]
+        spans.setdefault(task["worker"], []).append((compute[0]["start"], compute[-1]["stop"]))
+    gaps = [b[0] - a[1] for runs in spans.values() for a, b in zip(sorted(runs), sorted(runs)[1:], strict=False)]
+    ends = [max(stop for _, stop in runs) for runs in spans.values()]
+    return {
+        "tasks": sum(map(len, spans.values())),
+        "gap_s": float(np.mean(gaps)) if gaps else 0.0,
+        "first_start_s": min(start for runs in spans.values() for start, _ in runs) - submitted,
+        "idle_tail_s": max(ends) - min(ends),
+    }
 
 
 def _noop(i):
@@ -127,6 +150,47 @@ def transport_times(client, tmp: Path) -> dict:
     return out
 
 
+def local_runs(store, model, threads: int, repeats: int) -> float:
+    saved = torch.get_num_threads()
+    bz.settings.n_threads = threads
+    try:
+        return min(timed_predict(store, model, client=False)[0] for _ in range(repeats))
+    finally:
+        bz.settings._n_threads = None
+        torch.set_num_threads(saved)
+
+
+def cluster_runs(store, model, n_workers: int, repeats: int, tmp: Path, human: bool) -> dict:
+    with (
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        cold, _ = timed_predict(store, model, client=client)
+        warm = []
+        for _ in range(repeats):
+            with get_task_stream(client) as stream:
+                submitted = time.time()
+                run = timed_predict(store, model, client=client)
+            warm.append((*run, stream_overheads(stream.data, submitted)))
+        wall, timings, gaps = min(warm, key=lambda run: run[0])
+        tasks = timings["dask"]
+        out = {
+            "first_call_s": cold,
+            "wall_s": wall,
+            "model_s": timings["model_s"],
+            "task_s": tasks["task_s"],
+            "scheduler_gap_per_chunk_s": gaps["gap_s"],
+            "first_task_delay_s": gaps["first_start_s"],
+            "idle_tail_s": gaps["idle_tail_s"],
+            "in_task_io_per_chunk_s": (tasks["task_s"] - timings["model_s"]) / tasks["tasks"],
+            "model_per_chunk_s": timings["model_s"] / tasks["tasks"],
+            "empty_task_s": empty_task_cost(client),
+        }
+        if human:
+            out["transport"] = transport_times(client, tmp)
+        return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--windows", type=int, default=256)
@@ -144,62 +208,55 @@ def main() -> None:
     store = tmp / "w.zarr"
     bz.pp.encode(regions, demo.fasta, store, chunk_windows=args.chunk, model=model)
     n_chunks = -(-len(regions) // args.chunk)
-    results = {"model": model_note, "windows": len(regions), "chunk_windows": args.chunk, "chunks": n_chunks}
-
-    threads = torch.get_num_threads()
-    for n in (threads, 1):
-        bz.settings.n_threads = n
-        runs = [timed_predict(store, model, client=False) for _ in range(args.repeats)]
-        results[f"local_{n}_threads_s"] = min(wall for wall, _ in runs)
-    bz.settings.n_threads = threads
-
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        cold, cold_timings = timed_predict(store, model, client=client)
-        warm = [timed_predict(store, model, client=client) for _ in range(args.repeats)]
-        wall, timings = min(warm, key=lambda run: run[0])
-        tasks = timings["dask"]
-        results.update(
-            dask_first_call_s=cold,
-            dask_s=wall,
-            dask_model_s=timings["model_s"],
-            dask_task_s=tasks["task_s"],
-            scheduler_overhead_per_chunk_s=(2 * wall - tasks["task_s"]) / tasks["tasks"],
-            in_task_io_per_chunk_s=(tasks["task_s"] - timings["model_s"]) / tasks["tasks"],
-            model_per_chunk_s=timings["model_s"] / tasks["tasks"],
-            empty_task_s=empty_task_cost(client),
-        )
-        if not args.skip_human:
-            results["transport"] = transport_times(client, tmp)
+    r = {"model": model_note, "windows": len(regions), "chunk_windows": args.chunk, "chunks": n_chunks,
+         "load_before": os.getloadavg()}  # fmt: skip
+    cores = os.cpu_count()
+    # local runs before and after the clusters, the best of each kept: the machine's load drifts
+    local = {n: [local_runs(store, model, n, args.repeats)] for n in (cores, 1)}
+    r["cluster_1"] = cluster_runs(store, model, 1, args.repeats, tmp, human=False)
+    r["cluster_2"] = cluster_runs(store, model, 2, args.repeats, tmp, human=not args.skip_human)
+    for n in (cores, 1):
+        local[n].append(local_runs(store, model, n, args.repeats))
+        r[f"local_{n}_threads_s"] = min(local[n])
     if not args.skip_human:
-        results["human_window_s"] = human_window_seconds()
-        results["human_chunk_s"] = results["human_window_s"] * DEFAULT_CHUNK_WINDOWS
-        results["overhead_share_of_human_chunk"] = results["scheduler_overhead_per_chunk_s"] / results["human_chunk_s"]
+        r["human_window_s"] = human_window_seconds()
+        r["human_chunk_s"] = r["human_window_s"] * DEFAULT_CHUNK_WINDOWS
+        r["overhead_share_of_human_chunk"] = r["cluster_2"]["scheduler_gap_per_chunk_s"] / r["human_chunk_s"]
+    r["load_after"] = os.getloadavg()
     shutil.rmtree(tmp, ignore_errors=True)
 
-    r = results
-    print(f"demo: {r['model']}; {r['windows']} windows in {r['chunks']} chunks of {r['chunk_windows']}")
+    print(f"demo: {r['model']}; {r['windows']} windows in {r['chunks']} chunks of {r['chunk_windows']}; "
+          f"load average {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}")  # fmt: skip
     print("| run | wall s | windows/s |\n|---|---|---|")
-    for name, key in ((f"1 process, {threads} torch threads", f"local_{threads}_threads_s"),
-                      ("1 process, 1 torch thread", "local_1_threads_s"),
-                      ("2 workers x 1 thread, first call", "dask_first_call_s"),
-                      ("2 workers x 1 thread", "dask_s")):  # fmt: skip
-        print(f"| {name} | {r[key]:.2f} | {r['windows'] / r[key]:.1f} |")
-    speedup = r[f"local_{threads}_threads_s"] / r["dask_s"]
-    print(f"speed-up of the cluster over 1 process ({threads} threads): {speedup:.2f}x")
-    print(f"per chunk: model {r['model_per_chunk_s'] * 1e3:.0f} ms, in-task read/aggregate/write "
-          f"{r['in_task_io_per_chunk_s'] * 1e3:.1f} ms, scheduler {r['scheduler_overhead_per_chunk_s'] * 1e3:.1f} ms; "
-          f"empty named task {r['empty_task_s'] * 1e3:.2f} ms")  # fmt: skip
+    rows = [(f"1 process, {cores} torch threads", r[f"local_{cores}_threads_s"]),
+            ("1 process, 1 torch thread", r["local_1_threads_s"])]  # fmt: skip
+    for n in (1, 2):
+        c = r[f"cluster_{n}"]
+        rows += [
+            (f"{n} worker(s) x 1 thread, first call", c["first_call_s"]),
+            (f"{n} worker(s) x 1 thread", c["wall_s"]),
+        ]
+    for name, wall in rows:
+        print(f"| {name} | {wall:.2f} | {r['windows'] / wall:.1f} |")
+    two = r["cluster_2"]
+    print(f"2 workers vs 1 process: {r[f'local_{cores}_threads_s'] / two['wall_s']:.2f}x ({cores} threads), "
+          f"{r['local_1_threads_s'] / two['wall_s']:.2f}x (1 thread); 2 workers vs 1 worker: "
+          f"{r['cluster_1']['wall_s'] / two['wall_s']:.2f}x")  # fmt: skip
+    for n in (1, 2):
+        c = r[f"cluster_{n}"]
+        ms = {k: v * 1e3 for k, v in c.items() if isinstance(v, float)}
+        print(f"{n} worker(s), per chunk: model {ms['model_per_chunk_s']:.0f} ms, in-task read/aggregate/write "
+              f"{ms['in_task_io_per_chunk_s']:.1f} ms, scheduler gap {ms['scheduler_gap_per_chunk_s']:.1f} ms; "
+              f"first task {ms['first_task_delay_s']:.0f} ms after submission; idle tail {c['idle_tail_s']:.2f} s; "
+              f"empty named task {ms['empty_task_s']:.2f} ms")  # fmt: skip
     if "human_window_s" in r:
         share = 100 * r["overhead_share_of_human_chunk"]
         print(f"human model: {r['human_window_s']:.2f} s per window, {r['human_chunk_s']:.1f} s per chunk of "
-              f"{DEFAULT_CHUNK_WINDOWS}; scheduler overhead = {share:.3f}% of it")  # fmt: skip
-        for way, t in r["transport"].items():
+              f"{DEFAULT_CHUNK_WINDOWS}; scheduler gap = {share:.4f}% of it")  # fmt: skip
+        for way, t in two["transport"].items():
             print(f"ship a human-size model to 2 workers by {way}: {t['total_s']:.2f} s")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(r, indent=1))
 
 
 if __name__ == "__main__":

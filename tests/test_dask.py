@@ -296,3 +296,54 @@ def test_client_from_settings_and_false_forces_local(client, model, genome_path,
         bz.settings.client = None
     np.testing.assert_array_equal(from_settings.X, reference[1].X)
     np.testing.assert_array_equal(local.X, reference[1].X)
+
+
+def test_store_at_an_fsspec_url(model, genome_path, regions, reference):
+    """A store reached by URL is read and written through zarr (``memory://`` here: one process only)."""
+    import fsspec  # a dependency of dask
+
+    memory = fsspec.filesystem("memory")
+    root = reference[0]
+    for path in root.rglob("*"):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not relative.startswith(("results", "profile")):
+            memory.pipe(f"/bazenji-test/w.zarr/{relative}", path.read_bytes())
+    try:
+        with one_thread():
+            adata = bz.tl.predict("memory://bazenji-test/w.zarr", model, keep_profiles=True, client=False)
+        np.testing.assert_array_equal(adata.X, reference[1].X)
+        np.testing.assert_array_equal(adata.obsm["bz_profile"], reference[1].obsm["bz_profile"])
+        assert adata.uns["bazenji"]["store"] == "memory://bazenji-test/w.zarr"
+    finally:
+        memory.rm("/bazenji-test", recursive=True)
+
+
+def test_variant_effect_on_workers_equals_single_process(client, model, genome_path, faults, tmp_path):
+    genome = bz.io.Genome(genome_path)
+    rng = np.random.default_rng(6)
+    positions = np.sort(rng.choice(np.arange(10_000, 110_000), 8, replace=False)).tolist()
+    other = {"A": "G", "C": "T", "G": "A", "T": "C"}
+    rows = []
+    for i, p in enumerate(positions):
+        ref = genome.fetch("chr1", p - 1, p, upper=True)
+        rows.append(["chr1", p, f"v{i}", ref, other[ref]])
+    rows[2][4] = rows[2][3] + "AC"  # an insertion
+    rows[5][3] = genome.fetch("chr1", positions[5] - 1, positions[5] + 2, upper=True)  # a deletion
+    rows[5][4] = rows[5][3][0]
+    transversion = {"A": "C", "C": "A", "G": "T", "T": "G"}
+    rows.insert(1, ["chr1", positions[0], "v0b", rows[0][3], transversion[rows[0][3]]])  # a second allele
+    variants = pd.DataFrame(rows, columns=["chrom", "pos", "id", "ref", "alt"])
+    options = dict(chunk_variants=3, stats=["SAR", "maxabs"], batch_size=2)
+    with one_thread():
+        local = bz.tl.variant_effect(variants, model, genome_path, **options)
+    returned = bz.tl.variant_effect(variants, model, genome_path, client=client, **options)
+    assert not [row for row in read_log(faults) if row[0] == "predict"]  # without a store, scores come back
+    stored = bz.tl.variant_effect(variants, model, genome_path, store=tmp_path / "sad.zarr", client=client, **options)
+    for adata in (returned, stored):
+        np.testing.assert_array_equal(adata.X, local.X)
+        for name in ("SAR", "maxabs"):
+            np.testing.assert_array_equal(adata.layers[name], local.layers[name])
+        assert list(adata.obs_names) == list(local.obs_names) and adata.uns["bazenji"]["device"] == "cpu"
+    writes = [(chunk, key) for stage, chunk, key, _ in read_log(faults) if stage == "predict"]
+    assert sorted(chunk for chunk, _ in writes) == list(range(3))  # 9 variants, chunks of 3 (sites never split)
+    assert all(re.fullmatch(rf"bazenji-variants-[0-9a-f]+-{chunk}", key) for chunk, key in writes)

@@ -75,7 +75,7 @@ def share(client, value, *, name: str, token: str):
     holding it are lost, and a prediction must survive losing any worker.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ll]arge object", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph)", category=UserWarning)
         return client.submit(_identity, value, key=f"bazenji-{name}-{token}", pure=False)
 
 
@@ -135,16 +135,22 @@ def _chunk_done(store: str, key: str, chunk: int) -> bool:
     return bool(group[f"results/{key}/done"][chunk])
 
 
-def worker_threads() -> int | None:
-    """Torch threads for a task on this worker: ``settings.n_threads`` there, else ``OMP_NUM_THREADS`` (the nanny's).
+def pin_worker_threads() -> None:
+    """Give torch (and numba) on this worker its thread budget before a task computes.
 
-    Set on every task because numba's OpenMP kernels (encoding tasks) leave their own thread count on the
-    worker thread, and the float sums of the CPU convolutions depend on how many threads share them.
+    ``settings.n_threads`` of the worker process if set, else its ``OMP_NUM_THREADS`` (which the dask nanny
+    sets, to 1 by default), made the worker's ``settings.n_threads`` so that numba's OpenMP kernels (one-hot
+    encoding inside tasks) keep to it too: a numba kernel run with its own default count would leave that
+    count to torch on the same thread, and the float sums of the CPU convolutions depend on how many
+    threads share them, so results would depend on which tasks ran before.
     """
-    if settings.n_threads is not None:
-        return settings.n_threads
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    if settings.n_threads is None:
+        value = os.environ.get("OMP_NUM_THREADS", "")
+        if value.isdigit() and int(value) > 0:
+            settings.n_threads = int(value)
+        return
+    if torch.get_num_threads() != settings.n_threads:
+        torch.set_num_threads(settings.n_threads)
 
 
 def predict_task(spec, chunk: int, layout, ref: ModelRef, weights: ModelWeights | None, device: str) -> dict:
@@ -155,9 +161,7 @@ def predict_task(spec, chunk: int, layout, ref: ModelRef, weights: ModelWeights 
     lo, hi = spec.bounds(chunk)
     if _chunk_done(spec.store, spec.key, chunk):  # a retry after the result was written, or a rerun
         return {"chunk": chunk, "windows": hi - lo, "model_s": 0.0, "task_s": 0.0, "device": None, "skipped": True}
-    threads = worker_threads()
-    if threads is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    pin_worker_threads()
     torch_device = settings.resolve_device(device)
     model = worker_model(ref, weights, torch_device)
     model_s = predict_chunk(spec, chunk, layout, model, torch_device)
@@ -225,6 +229,66 @@ def predict_on_dask(client, spec, layout, todo: list[int], model, *, fingerprint
             name="predict", token=spec.key, on_result=collect,
         )  # fmt: skip
     finally:
+        if weights is not None:
+            weights.release()
+    return {**totals, "devices": sorted(totals["devices"])}
+
+
+def variant_task(spec, c: int, chunk, genome, ref: ModelRef, weights, device: str, store: str | None, key: str):
+    """One dask task of ``variant_effect``: score chunk ``c``, write it to ``store`` (or return the scores)."""
+    from ._variants import score_chunk
+
+    if store is not None and _chunk_done(store, key, c):
+        return {"chunk": c, "values": None, "model_s": 0.0, "windows": 0, "variants": len(chunk.rows), "device": None}
+    pin_worker_threads()
+    torch_device = settings.resolve_device(device)
+    model = worker_model(ref, weights, torch_device)
+    timing = {"model_s": 0.0, "windows": 0, "variants": 0}
+    values = score_chunk(spec, chunk, genome, model, torch_device, timing=timing)
+    if store is not None:
+        from .. import store as bz_store
+
+        bz_store.write_chunk(store, key, c, values)
+        values = None
+    return {"chunk": c, "values": values, **timing, "device": str(torch_device)}
+
+
+def score_on_dask(
+    client, spec, todo: list[int], chunk_sites: Callable, model, genome, *, fingerprint: str, given, device: str,
+    store, key: str, bar,
+) -> dict:  # fmt: skip
+    """The unfinished chunks of ``variant_effect`` as dask tasks.
+
+    Returns
+    -------
+    ``results`` (chunk -> scores, for a call without a store), the workers' ``model_s``, ``windows`` and
+    ``variants``, and their ``devices``.
+    """
+    totals = {"results": {}, "model_s": 0.0, "windows": 0, "variants": 0, "devices": set()}
+    if not todo:
+        return {**totals, "devices": []}
+    ref, weights = ship_model(client, model, fingerprint=fingerprint, given=given)
+    shared_genome = share(client, genome, name="genome", token=genome.fingerprint)
+    store = None if store is None else os.fspath(store)
+
+    def collect(result: dict) -> None:
+        if result["values"] is not None:
+            totals["results"][result["chunk"]] = result["values"]
+        for name in ("model_s", "windows"):
+            totals[name] += result[name]
+        totals["variants"] += result["variants"]
+        if result["device"]:
+            totals["devices"].add(result["device"])
+        bar.update(result["variants"])
+
+    try:
+        run_chunks(
+            client, variant_task, todo,
+            lambda c: (spec, c, chunk_sites(c), shared_genome, ref, weights, device, store, key),
+            name="variants", token=key, on_result=collect,
+        )  # fmt: skip
+    finally:
+        shared_genome.release()
         if weights is not None:
             weights.release()
     return {**totals, "devices": sorted(totals["devices"])}

@@ -66,7 +66,14 @@ def track_table(model: Basenji2) -> pd.DataFrame:
 
 
 def _is_store(data) -> bool:
+    if _is_url(data):
+        return bz_store.is_store(data)
     return isinstance(data, str | Path) and Path(data).is_dir() and bz_store.is_store(data)
+
+
+def _is_url(location) -> bool:
+    """An fsspec URL (``s3://...``, ``file://...``): kept as a string, which ``Path`` would mangle."""
+    return isinstance(location, str) and "://" in location
 
 
 def _region_center_bins(plan) -> np.ndarray:
@@ -332,7 +339,7 @@ def predict(
     # --- windows: planned and encoded (or taken from an existing store) ---------------------------------------
     temporary = store is None and not _is_store(data)
     if _is_store(data):
-        store_path = Path(data)
+        store_path = data if _is_url(data) else Path(data)
         plan = bz_store.read_plan(store_path)
         genome_fingerprint = bz_store.open(store_path).attrs.get("genome_fingerprint")
         encode_s = 0.0

@@ -10,6 +10,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import anndata as ad
@@ -22,8 +23,9 @@ from .. import store as bz_store
 from .._settings import settings
 from ..io import read_vcf, select_tracks
 from ..io.vcf import COLUMNS as VCF_COLUMNS
+from ..store._results import results_key
 from ._alleles import _batches, _RefCarry, _score_batch, encode_texts, predict_windows, site_texts
-from ._ensemble import resolve_dtype, strand_pair_permutation
+from ._ensemble import DTYPES, resolve_dtype, strand_pair_permutation
 from ._predict import _h5ad_safe, _versions, model_fingerprint, resolve_genome, resolve_model, track_table
 
 logger = logging.getLogger("bazenji")
@@ -130,6 +132,7 @@ def variant_effect(
     device: str | None = None,
     dtype: str = "float32",
     batch_size: int | None = None,
+    client=None,
 ) -> ad.AnnData:
     """Score variants with Basenji2: a variants x tracks AnnData of SAD and related statistics.
 
@@ -179,6 +182,11 @@ def variant_effect(
         Longest allele read from a VCF, as in :func:`bazenji.io.read_vcf`.
     device, dtype, batch_size
         Where and how the model runs (defaults from :data:`bazenji.settings`); ``batch_size`` counts windows.
+    client
+        A ``dask.distributed.Client``: every unfinished chunk is scored as one named task
+        (``bazenji-variants-<key>-<chunk>``) on its workers, which load the model once each (the device is
+        resolved there) and write to ``store`` when given (they must see it) or return their scores;
+        see :doc:`/scaling`. :attr:`bazenji.settings.client` by default; ``False`` runs in this process.
 
     Returns
     -------
@@ -191,6 +199,7 @@ def variant_effect(
     """
     started = time.perf_counter()
     stats = _check_stats(stats)
+    requested_model = model
     if on_mismatch not in MISMATCH:
         raise ValueError(f"on_mismatch={on_mismatch!r}; expected one of {list(MISMATCH)}")
     if out_dtype not in OUT_DTYPES:
@@ -203,8 +212,12 @@ def variant_effect(
     shifts = [int(s) for s in shifts] or [0]
     model = resolve_model(model)
     genome = resolve_genome(genome)
-    torch_device = settings.resolve_device(device)
-    compute_dtype = resolve_dtype(dtype, torch_device)
+    client = settings.client if client is None else (client or None)
+    if client is None:
+        torch_device = settings.resolve_device(device)
+        compute_dtype = resolve_dtype(dtype, torch_device)
+    else:  # the device is each worker's: only the dtype's name can be checked here
+        compute_dtype = resolve_dtype(dtype, torch.device("cuda"))
     batch_size = batch_size or settings.batch_size
     seq_length = model.config.seq_length
 
@@ -261,38 +274,50 @@ def variant_effect(
     else:
         key, done = None, np.zeros(len(chunks), bool)
 
-    model = model.to(torch_device).eval()
     np_dtype = OUT_DTYPES[out_dtype]
     n_tracks = len(track_index)
+    spec = ScoreSpec(
+        stats=tuple(stats), n_tracks=n_tracks, out_dtype=out_dtype, on_mismatch=on_mismatch, seq_length=seq_length,
+        batch_size=batch_size, n_value=n_value, head_tracks=head_tracks, rc=bool(rc), shifts=tuple(shifts),
+        dtype=str(compute_dtype).removeprefix("torch."), strand_pairs=strand_pairs,
+    )  # fmt: skip
+
+    def chunk_sites(c: int) -> ChunkSites:
+        ids = chunks[c]
+        return ChunkSites(
+            sites=ids, table=sites.loc[ids], status={int(i): int(status[i]) for i in ids},
+            replace={int(i): replace[i] for i in ids}, rows_of_site={int(i): rows_of_site[i] for i in ids},
+            rows=chunk_rows[c],
+        )  # fmt: skip
+
     timing = {"model_s": 0.0, "windows": 0, "variants": 0}
+    devices = []
     tic = time.perf_counter()
     todo = [c for c in range(len(chunks)) if not done[c]]
     with tqdm(total=len(table), initial=len(table) - sum(len(chunk_rows[c]) for c in todo), unit="variant",
               desc="variant_effect", disable=not settings.progress) as bar:  # fmt: skip
-        for c in todo:
-            local = {int(row): i for i, row in enumerate(chunk_rows[c])}
-            values = {s: np.full((len(chunk_rows[c]), n_tracks), np.nan, np_dtype) for s in stats}
-            windows = _chunk_windows(chunks[c], sites, status, replace, rows_of_site, on_mismatch, genome, seq_length)
-            carry = _RefCarry()
-            for batch in _batches(windows, batch_size):
-                tic_model = time.perf_counter()
-                x = torch.from_numpy(encode_texts([w[3] for w in batch], n_value)).to(torch_device)
-                out = predict_windows(
-                    model, x, tracks=head_tracks, rc=rc, shifts=shifts, dtype=compute_dtype,
-                    strand_pairs=strand_pairs, n_value=n_value,
-                )  # fmt: skip
-                scored = _score_batch(batch, out, stats, carry)
-                timing["model_s"] += time.perf_counter() - tic_model
-                timing["windows"] += len(batch)
-                for row, row_values in scored:
-                    for s in stats:
-                        values[s][local[row]] = row_values[s]
-                bar.update(len(scored))
-                timing["variants"] += len(scored)
-            if store is not None:
-                bz_store.write_chunk(store, key, c, values)
-            else:
-                results[c] = values
+        if client is None:
+            model = model.to(torch_device).eval()
+            devices = [str(torch_device)]
+            for c in todo:
+                values = score_chunk(spec, chunk_sites(c), genome, model, torch_device, timing=timing,
+                                     on_variants=bar.update)  # fmt: skip
+                if store is not None:
+                    bz_store.write_chunk(store, key, c, values)
+                else:
+                    results[c] = values
+        else:
+            from ._dask import score_on_dask
+
+            on_workers = score_on_dask(
+                client, spec, todo, chunk_sites, model, genome, fingerprint=params["model"], given=requested_model,
+                device=settings.device if device is None else str(device), store=store,
+                key=key or results_key(params), bar=bar,
+            )  # fmt: skip
+            results.update(on_workers["results"])
+            for name in timing:
+                timing[name] += on_workers[name]
+            devices = on_workers["devices"] or [settings.device if device is None else str(device)]
     predict_s = time.perf_counter() - tic
 
     # --- variants x tracks ------------------------------------------------------------------------------------
@@ -318,7 +343,7 @@ def variant_effect(
         "n_ref_swapped": int((status == 1)[site_of_row].sum()),
         "n_ref_mismatch": int(mismatched[site_of_row].sum()),
         "on_mismatch": on_mismatch,
-        "device": str(torch_device),
+        "device": ",".join(devices),
         "dtype": str(compute_dtype).removeprefix("torch."),
         "out_dtype": out_dtype,
         "store": str(store) if store is not None else None,
@@ -331,6 +356,72 @@ def variant_effect(
     }  # fmt: skip
     adata.uns["bazenji"] = _h5ad_safe(provenance)
     return adata
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """What every chunk of one ``variant_effect`` call shares (small and picklable: it travels with dask tasks)."""
+
+    stats: tuple[str, ...]
+    n_tracks: int
+    out_dtype: str
+    on_mismatch: str
+    seq_length: int
+    batch_size: int
+    n_value: float
+    head_tracks: np.ndarray | None
+    rc: bool
+    shifts: tuple[int, ...]
+    dtype: str
+    strand_pairs: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class ChunkSites:
+    """One chunk's sites (global numbers), their table rows, status, replacement bases and variant rows."""
+
+    sites: np.ndarray
+    table: pd.DataFrame
+    status: dict[int, int]
+    replace: dict[int, str | None]
+    rows_of_site: dict[int, list]
+    rows: np.ndarray
+
+
+def score_chunk(
+    spec: ScoreSpec, chunk: ChunkSites, genome, model, device: torch.device, *, timing: dict | None = None,
+    on_variants=None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Scores ``{stat: (variants of the chunk, tracks)}`` of one chunk: the unit of work, here or on a dask worker.
+
+    ``timing`` (``model_s``, ``windows``, ``variants``) is added to when given; ``on_variants`` is called with
+    the number of variants of every finished batch.
+    """
+    local = {int(row): i for i, row in enumerate(chunk.rows)}
+    np_dtype = OUT_DTYPES[spec.out_dtype]
+    values = {s: np.full((len(chunk.rows), spec.n_tracks), np.nan, np_dtype) for s in spec.stats}
+    timing = {"model_s": 0.0, "windows": 0, "variants": 0} if timing is None else timing
+    windows = _chunk_windows(chunk.sites, chunk.table, chunk.status, chunk.replace, chunk.rows_of_site,
+                             spec.on_mismatch, genome, spec.seq_length)  # fmt: skip
+    carry = _RefCarry()
+    dtype = DTYPES[spec.dtype]
+    for batch in _batches(windows, spec.batch_size):
+        tic_model = time.perf_counter()
+        x = torch.from_numpy(encode_texts([w[3] for w in batch], spec.n_value)).to(device)
+        out = predict_windows(
+            model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=list(spec.shifts), dtype=dtype,
+            strand_pairs=spec.strand_pairs, n_value=spec.n_value,
+        )  # fmt: skip
+        scored = _score_batch(batch, out, list(spec.stats), carry)
+        timing["model_s"] += time.perf_counter() - tic_model
+        timing["windows"] += len(batch)
+        for row, row_values in scored:
+            for s in spec.stats:
+                values[s][local[row]] = row_values[s]
+        if on_variants is not None:
+            on_variants(len(scored))
+        timing["variants"] += len(scored)
+    return values
 
 
 def _chunk_windows(
