@@ -63,6 +63,42 @@ def site_texts(
     return ref_text, alt_texts
 
 
+def check_sites(genome, sites) -> tuple[np.ndarray, list[str], list[str | None]]:
+    """Per site: status (0 REF matches, 1 an ALT matches: swap, 2 none), the genome's bases, the bases to replace."""
+    sizes = genome.chrom_sizes
+    status = np.zeros(len(sites), np.int8)
+    genome_ref, replace = [], []
+    for s, (chrom, pos, ref, alts) in enumerate(sites[["chrom", "pos", "ref", "alts"]].itertuples(index=False)):
+        if pos > sizes[chrom]:
+            raise ValueError(
+                f"variant at {chrom}:{pos} ({ref}>{','.join(alts)}) lies past the end of {chrom} "
+                f"({sizes[chrom]:,} bp); expected positions inside the genome's chromosomes"
+            )
+        text = genome.fetch(chrom, pos - 1, pos - 1 + max(len(ref), *map(len, alts)), upper=True)
+        genome_ref.append(text[: len(ref)])
+        if text[: len(ref)] == ref:
+            replace.append(None)
+            continue
+        matched = next((alt for alt in alts if text[: len(alt)] == alt), None)
+        status[s] = 1 if matched is not None else 2
+        replace.append(matched if matched is not None else text[: len(ref)])
+    return status, genome_ref, replace
+
+
+def chunk_windows(
+    chunk_sites, sites, status, replace, rows_of_site, on_mismatch, genome, seq_length
+) -> Iterator[tuple[bool, int, int, str]]:
+    """``(is_ref, site, row, text)`` for every window of a chunk: each site's reference, then its alleles."""
+    for s in chunk_sites.tolist():
+        if status[s] == 2 and on_mismatch == "nan":
+            continue
+        chrom, pos, ref, alts = sites.loc[s, ["chrom", "pos", "ref", "alts"]]
+        ref_text, alt_texts = site_texts(genome, chrom, int(pos), ref, alts, seq_length, replace=replace[s])
+        yield True, s, -1, ref_text
+        for row, text in zip(rows_of_site[s], alt_texts, strict=True):
+            yield False, s, row, text
+
+
 def encode_texts(texts: Sequence[str], n_value: float) -> np.ndarray:
     """One-hot ``(n, L, 4)`` of equal-length texts: uint8 with N all-zero, float32 with N = ``n_value``."""
     codes = to_codes(np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)).reshape(len(texts), -1)

@@ -140,8 +140,9 @@ def ism(
     ----------
     data
         Regions (BED path, DataFrame, regions AnnData, anything :func:`bazenji.pp.regions` accepts; the window
-        is centred on each region's midpoint), or sequences: a str, a list of str, or one-hot ``(L, 4)`` /
-        ``(n, L, 4)``. Sequences of another length than the model's window are centre-trimmed or N-padded.
+        is centred on each region's midpoint and read on the forward strand whatever ``Strand`` says), or
+        sequences: a str, a list of str, or one-hot ``(L, 4)`` / ``(n, L, 4)``. Sequences of another length
+        than the model's window are centre-trimmed or N-padded.
     model
         A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the demo model
         when None.

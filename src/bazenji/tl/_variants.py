@@ -9,7 +9,7 @@ import hashlib
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from .._settings import settings
 from ..io import read_vcf, select_tracks
 from ..io.vcf import COLUMNS as VCF_COLUMNS
 from ..store._results import results_key
-from ._alleles import _batches, _RefCarry, _score_batch, encode_texts, predict_windows, site_texts
+from ._alleles import _batches, _RefCarry, _score_batch, check_sites, chunk_windows, encode_texts, predict_windows
 from ._ensemble import DTYPES, resolve_dtype, strand_pair_permutation
 from ._predict import _h5ad_safe, _versions, model_fingerprint, resolve_genome, resolve_model, track_table
 
@@ -69,28 +69,6 @@ def _sites(table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         {name: grouped[name].first() for name in ("chrom", "pos", "ref")} | {"alts": grouped["alt"].agg(list)}
     ).reset_index(drop=True)
     return np.asarray(site_of_row, dtype=np.int64), sites
-
-
-def _check_sites(genome, sites: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str | None]]:
-    """Per site: status (0 REF matches, 1 an ALT matches: swap, 2 none), the genome's bases, the bases to replace."""
-    sizes = genome.chrom_sizes
-    status = np.zeros(len(sites), np.int8)
-    genome_ref, replace = [], []
-    for s, (chrom, pos, ref, alts) in enumerate(sites[["chrom", "pos", "ref", "alts"]].itertuples(index=False)):
-        if pos > sizes[chrom]:
-            raise ValueError(
-                f"variant at {chrom}:{pos} ({ref}>{','.join(alts)}) lies past the end of {chrom} "
-                f"({sizes[chrom]:,} bp); expected positions inside the genome's chromosomes"
-            )
-        text = genome.fetch(chrom, pos - 1, pos - 1 + max(len(ref), *map(len, alts)), upper=True)
-        genome_ref.append(text[: len(ref)])
-        if text[: len(ref)] == ref:
-            replace.append(None)
-            continue
-        matched = next((alt for alt in alts if text[: len(alt)] == alt), None)
-        status[s] = 1 if matched is not None else 2
-        replace.append(matched if matched is not None else text[: len(ref)])
-    return status, genome_ref, replace
 
 
 def _fingerprint(table: pd.DataFrame) -> str:
@@ -224,7 +202,7 @@ def variant_effect(
     table = _variant_table(variants, max_indel)
     genome.check_chroms(sorted(set(table["chrom"])))
     site_of_row, sites = _sites(table)
-    status, genome_ref, replace = _check_sites(genome, sites)
+    status, genome_ref, replace = check_sites(genome, sites)
     mismatched = status == 2
     if mismatched.any():
         names = table["id"].to_numpy()[mismatched[site_of_row]].tolist()
@@ -401,7 +379,7 @@ def score_chunk(
     np_dtype = OUT_DTYPES[spec.out_dtype]
     values = {s: np.full((len(chunk.rows), spec.n_tracks), np.nan, np_dtype) for s in spec.stats}
     timing = {"model_s": 0.0, "windows": 0, "variants": 0} if timing is None else timing
-    windows = _chunk_windows(chunk.sites, chunk.table, chunk.status, chunk.replace, chunk.rows_of_site,
+    windows = chunk_windows(chunk.sites, chunk.table, chunk.status, chunk.replace, chunk.rows_of_site,
                              spec.on_mismatch, genome, spec.seq_length)  # fmt: skip
     carry = _RefCarry()
     dtype = DTYPES[spec.dtype]
@@ -422,20 +400,6 @@ def score_chunk(
             on_variants(len(scored))
         timing["variants"] += len(scored)
     return values
-
-
-def _chunk_windows(
-    chunk_sites, sites, status, replace, rows_of_site, on_mismatch, genome, seq_length
-) -> Iterator[tuple[bool, int, int, str]]:
-    """``(is_ref, site, row, text)`` for every window of a chunk: each site's reference, then its alleles."""
-    for s in chunk_sites.tolist():
-        if status[s] == 2 and on_mismatch == "nan":
-            continue
-        chrom, pos, ref, alts = sites.loc[s, ["chrom", "pos", "ref", "alts"]]
-        ref_text, alt_texts = site_texts(genome, chrom, int(pos), ref, alts, seq_length, replace=replace[s])
-        yield True, s, -1, ref_text
-        for row, text in zip(rows_of_site[s], alt_texts, strict=True):
-            yield False, s, row, text
 
 
 def _obs(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> pd.DataFrame:
