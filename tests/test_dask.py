@@ -215,7 +215,7 @@ def test_encode_and_predict_on_workers_equal_single_process(client, model, genom
     assert writes == Counter({(stage, c): 1 for stage in ("encode", "predict") for c in range(n_chunks)})
     for stage, chunk, key, _ in log:  # named tasks, one per chunk
         if stage in ("encode", "predict"):
-            assert re.fullmatch(rf"bazenji-{stage}-[0-9a-f]+-{chunk}", key), key
+            assert re.fullmatch(rf"bazenji-{stage}-[0-9a-f]+-[0-9a-f]{{8}}-{chunk}", key), key
     workers = {pid for stage, _, _, pid in log if stage == "predict"}
     builds = [pid for stage, _, _, pid in log if stage == "build"]
     assert len(workers) == 2 and len(builds) == len(set(builds)) <= 2  # the model is built once per worker at most
@@ -346,4 +346,4 @@ def test_variant_effect_on_workers_equals_single_process(client, model, genome_p
         assert list(adata.obs_names) == list(local.obs_names) and adata.uns["bazenji"]["device"] == "cpu"
     writes = [(chunk, key) for stage, chunk, key, _ in read_log(faults) if stage == "predict"]
     assert sorted(chunk for chunk, _ in writes) == list(range(3))  # 9 variants, chunks of 3 (sites never split)
-    assert all(re.fullmatch(rf"bazenji-variants-[0-9a-f]+-{chunk}", key) for chunk, key in writes)
+    assert all(re.fullmatch(rf"bazenji-variants-[0-9a-f]+-[0-9a-f]{{8}}-{chunk}", key) for chunk, key in writes)

@@ -127,7 +127,7 @@ def encode(
         Threads compressing and writing chunks while the next chunks are read and encoded.
     client
         A ``dask.distributed.Client``: chunks are encoded and written by its workers, which must see
-        the store's filesystem; each chunk is one task named ``bazenji-encode-<store token>-<chunk>``.
+        the store's filesystem; each chunk is one task named ``bazenji-encode-<store token>-<call>-<chunk>``.
         :attr:`bazenji.settings.client` by default; local threads when neither is set or with ``False``.
     progress
         Show a progress bar; :attr:`bazenji.settings.progress` by default.

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -76,7 +77,7 @@ def share(client, value, *, name: str, token: str):
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph)", category=UserWarning)
-        return client.submit(_identity, value, key=f"bazenji-{name}-{token}", pure=False)
+        return client.submit(_identity, value, key=f"bazenji-{name}-{token}-{call_id()}", pure=False)
 
 
 def _identity(value):
@@ -169,9 +170,18 @@ def predict_task(spec, chunk: int, layout, ref: ModelRef, weights: ModelWeights 
             "device": str(torch_device), "skipped": False}  # fmt: skip
 
 
-def task_key(name: str, token: str, chunk: int) -> str:
-    """The dask key of one chunk's task, e.g. ``bazenji-predict-<token>-<chunk>``: grouped by name on the dashboard."""
-    return f"bazenji-{name}-{token}-{chunk}"
+def call_id() -> str:
+    """A fresh suffix for the keys of one call.
+
+    Keys are never reused between calls: a key cancelled by an interrupted call can still be on its way
+    out of the scheduler when the next call submits it, and the new future would be cancelled with it.
+    """
+    return uuid.uuid4().hex[:8]
+
+
+def task_key(name: str, token: str, call: str, chunk: int) -> str:
+    """The dask key of one chunk's task, ``bazenji-<name>-<token>-<call>-<chunk>``; the dashboard groups by name."""
+    return f"bazenji-{name}-{token}-{call}-{chunk}"
 
 
 def run_chunks(
@@ -185,8 +195,9 @@ def run_chunks(
     """
     from dask.distributed import as_completed
 
+    call = call_id()
     futures = [
-        client.submit(function, *arguments(c), key=task_key(name, token, c), pure=False) for c in chunks
+        client.submit(function, *arguments(c), key=task_key(name, token, call, c), pure=False) for c in chunks
     ]  # fmt: skip
     try:
         for future in as_completed(futures):

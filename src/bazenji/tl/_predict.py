@@ -307,7 +307,7 @@ def predict(
         Replace an existing layer ``key_added`` of ``into``, or a store built from other windows.
     client
         A ``dask.distributed.Client``: windows are encoded and every unfinished chunk is predicted as one
-        named task (``bazenji-predict-<results key>-<chunk>``) on its workers, which must see the store and
+        named task (``bazenji-predict-<results key>-<call>-<chunk>``) on its workers, which must see the store and
         load the model once each; see :doc:`/scaling`. :attr:`bazenji.settings.client` by default;
         ``False`` runs in this process even when a default client is set.
 

@@ -162,7 +162,7 @@ def variant_effect(
         Where and how the model runs (defaults from :data:`bazenji.settings`); ``batch_size`` counts windows.
     client
         A ``dask.distributed.Client``: every unfinished chunk is scored as one named task
-        (``bazenji-variants-<key>-<chunk>``) on its workers, which load the model once each (the device is
+        (``bazenji-variants-<key>-<call>-<chunk>``) on its workers, which load the model once each (the device is
         resolved there) and write to ``store`` when given (they must see it) or return their scores;
         see :doc:`/scaling`. :attr:`bazenji.settings.client` by default; ``False`` runs in this process.
 
