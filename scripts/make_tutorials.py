@@ -161,7 +161,7 @@ Three GELU forms exist in Basenji2 code: `x * sigmoid(1.702 x)` (official code 2
 multimolecule) and the exact erf form (basenji2-pytorch). `bz.models.load` picks each format's own
 form and logs the Keras choice; `gelu=` overrides it. On the same weights the forms differ by about 12%:""",
         """
-x = torch.as_tensor(bz.encode.one_hot(bz.encode.to_codes(np.frombuffer(b"ACGT" * 4096, dtype=np.uint8)))[None])
+x = torch.as_tensor(bz.encode.one_hot(bz.encode.to_codes(np.frombuffer(b"ACGT" * 32_768, dtype=np.uint8)))[None])
 outputs = {}
 for form in bz.models.GELU_FORMS:
     variant = bz.models.Basenji2(bz.models.Basenji2Config(**{**model.config.to_dict(), "gelu": form}))

@@ -226,6 +226,8 @@ def test_input_validation():
         model(torch.zeros(1, 16384, 5))
     with pytest.raises(ValueError, match="not a multiple of the bin size 128"):
         model(torch.zeros(1, 1000, 4))
+    with pytest.raises(ValueError, match="crop leaves no bins; expected at least 2176 bp"):
+        model(torch.zeros(1, 2048, 4))
 
 
 def test_save_and_load_roundtrip(tmp_path):

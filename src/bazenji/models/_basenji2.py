@@ -165,6 +165,9 @@ class Basenji2(nn.Module):
             raise ValueError(f"input of shape {tuple(x.shape)}; expected one-hot (batch, length, 4)")
         if x.shape[1] % self.config.bin_size:
             raise ValueError(f"input length {x.shape[1]} is not a multiple of the bin size {self.config.bin_size}")
+        minimum = (2 * self.config.crop_bins + 1) * self.config.bin_size
+        if x.shape[1] < minimum:
+            raise ValueError(f"input length {x.shape[1]}: the crop leaves no bins; expected at least {minimum} bp")
         dtype = x.dtype if (self._fast_inference() and x.is_floating_point()) else self.head.weight.dtype
         return x, dtype
 
