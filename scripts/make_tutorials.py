@@ -227,14 +227,15 @@ print("recorded when trained:", bz.datasets.demo_model_metrics()["pearsonr_by_as
     out / "03_training.ipynb",
 )
 
-nb([
-"""md:# Variant effects: which variants change predicted chromatin
+nb(
+    [
+        """md:# Variant effects: which variants change predicted chromatin
 
 `bz.tl.variant_effect` scores variants the way the official `basenji_sad` does: a reference and an
 alternative window per variant (the variant at position L/2 - 1), SAD = the sum over bins of alt minus
 ref per track, more statistics on request. Here a VCF of demo variants: SNVs at the centre of planted
 CTCF and HNF4A motifs, and SNVs at random background positions.""",
-"""
+        """
 import bazenji as bz
 import matplotlib.pyplot as plt
 import numpy as np
@@ -264,12 +265,12 @@ with open("variants.vcf", "w") as vcf:
 variants = bz.io.read_vcf("variants.vcf")
 variants.head()
 """,
-"""
+        """
 sad = bz.tl.variant_effect(variants, bz.models.load("demo"), genome, stats=("SAD", "logSAD"))
 sad
 """,
-"""md:Each variant's strongest effect over all tracks; the motif-breaking variants come first.""",
-"""
+        """md:Each variant's strongest effect over all tracks; the motif-breaking variants come first.""",
+        """
 strongest = pd.Series(np.abs(sad.X).max(axis=1), index=sad.obs_names).sort_values(ascending=False)
 colors = ["tab:red" if name.startswith(("CTCF", "HNF4A")) else "tab:gray" for name in strongest.index]
 fig, ax = plt.subplots(figsize=(8, 3))
@@ -278,9 +279,11 @@ ax.set_xticks(range(len(strongest)), strongest.index, rotation=90, fontsize=7)
 ax.set_ylabel("max |SAD| over tracks")
 plt.show()
 """,
-"""
+        """
 top = strongest.index[0]
 effects = pd.Series(sad[top].X.ravel(), index=sad.var_names).sort_values()
 effects.to_frame(f"SAD of {top}").T.round(2)
 """,
-], out / "04_variants.ipynb")
+    ],
+    out / "04_variants.ipynb",
+)
