@@ -221,7 +221,7 @@ model's numbers on its test chromosome are recorded with the model:""",
         """
 result = bz.tl.evaluate(bz.models.load("demo"), "training.zarr", split="test")
 print(result.groupby("assay", observed=True)["pearsonr"].mean().round(3))
-print("recorded when trained:", bz.datasets.demo_model_metrics()["pearsonr_by_assay"])
+print("recorded:", bz.datasets.demo_model_metrics()["pearsonr_by_assay"])
 """,
     ],
     out / "03_training.ipynb",
