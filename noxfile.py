@@ -13,7 +13,7 @@ ROOT = Path(__file__).parent
 # Installed before the package so pip keeps this build (the CPU wheel where the index offers one) instead of
 # resolving `torch>=` to whatever default build the index prefers.
 TORCH = "torch==2.13.0"
-LINTED = ["src", "tests", "benchmarks", "noxfile.py", "docs"]
+LINTED = ["src", "tests", "benchmarks", "scripts", "tutorials", "noxfile.py", "docs"]
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_venv = "yes"

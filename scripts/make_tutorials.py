@@ -27,10 +27,10 @@ promoters, cell-type-specific enhancers (HepG2, K562, GM12878) and CTCF sites, r
 simulated from that grammar, and a Basenji2 (the full graph at the real 131,072 bp window, narrow)
 trained on them by `scripts/train_demo_model.py`.""",
         """
-import bazenji as bz
-import matplotlib.pyplot as plt
 import scanpy as sc
 from sklearn.metrics import adjusted_rand_score
+
+import bazenji as bz
 
 demo = bz.datasets.demo()
 print(demo.summary())
@@ -118,9 +118,10 @@ multimolecule checkpoint folders, bazenji folders) and reads the architecture fr
 import os
 from pathlib import Path
 
-import bazenji as bz
 import numpy as np
 import torch
+
+import bazenji as bz
 
 config = bz.models.Basenji2Config.human()
 print(config.seq_length, config.n_bins, config.bin_size, config.n_tracks, config.dilations)
@@ -236,10 +237,11 @@ alternative window per variant (the variant at position L/2 - 1), SAD = the sum 
 ref per track, more statistics on request. Here a VCF of demo variants: SNVs at the centre of planted
 CTCF and HNF4A motifs, and SNVs at random background positions.""",
         """
-import bazenji as bz
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+import bazenji as bz
 
 bz.settings.progress = False
 demo = bz.datasets.demo()
