@@ -1,8 +1,21 @@
-"""Write the tutorial notebooks (tutorials/*.ipynb) from the cell sources below: python scripts/make_tutorials.py."""
+"""Write the tutorial notebooks (tutorials/*.ipynb) from the cell sources below.
 
+    python scripts/make_tutorials.py             # sources only
+    python scripts/make_tutorials.py --execute   # run each notebook on the demo and keep its outputs
+
+The committed notebooks carry their outputs (figures, tables) so that the docs and a repository browser show
+them; the test suite executes them again from scratch.
+"""
+
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import nbformat as nbf
+from nbclient import NotebookClient
+
+EXECUTE = "--execute" in sys.argv[1:]
 
 
 def nb(cells, path):
@@ -11,7 +24,19 @@ def nb(cells, path):
     notebook.cells = [
         nbf.v4.new_markdown_cell(c[3:]) if c.startswith("md:") else nbf.v4.new_code_cell(c.strip()) for c in cells
     ]
+    for i, cell in enumerate(notebook.cells):
+        cell.id = f"{path.stem}-{i}"  # stable ids: regenerating changes only what changed
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if EXECUTE:
+        print(f"executing {path.name}", flush=True)
+        os.environ.setdefault("BAZENJI_SHARED", str(Path(__file__).resolve().parents[2] / "shared"))
+        with tempfile.TemporaryDirectory() as work:  # files the notebook writes stay out of the repository
+            NotebookClient(
+                notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": work}}
+            ).execute()
+        for cell in notebook.cells:  # progress bars are for the live session, not for the rendered page
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
     nbf.write(notebook, path)
 
 

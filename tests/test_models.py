@@ -126,6 +126,65 @@ def test_missing_and_unknown_files(tmp_path):
         bz.models.load(corrupt)
 
 
+@pytest.mark.parametrize(
+    ("fixture", "remove"),
+    [
+        ("basenji2_keras_small/weights_only.h5", "batch_normalization_3/batch_normalization_3/gamma:0"),
+        ("basenji2_keras_small/weights_only.h5", "dense/dense/bias:0"),
+    ],
+)
+def test_missing_keras_weights_are_listed(shared, tmp_path, fixture, remove):
+    path = tmp_path / "w.h5"
+    path.write_bytes((shared / "fixtures" / fixture).read_bytes())
+    with h5py.File(path, "a") as handle:
+        del handle[remove]
+    expected = r"tower\.2\.bn\.weight" if "batch_normalization" in remove else r"head\.bias"
+    with pytest.raises(ValueError, match=rf"weights missing after mapping: \[.*{expected}"):
+        bz.models.load(path, config=small_config())
+
+
+def test_missing_state_dict_weights_are_listed(shared, tmp_path):
+    source = shared / "fixtures" / "basenji2_pytorch_small"
+    state = torch.load(source / "basenji2_small.pth", weights_only=True)
+    key = next(k for k in state if k.endswith(".2.running_var"))
+    del state[key]
+    torch.save(state, tmp_path / "basenji2_small.pth")
+    (tmp_path / "params.json").write_text((source / "params.json").read_text())
+    with pytest.raises(ValueError, match=r"weights missing after mapping: \['stem\.bn\.running_var'\]"):
+        bz.models.load(tmp_path / "basenji2_small.pth")
+
+
+def test_corrupt_directories_list_the_formats(shared, tmp_path):
+    bad_json = tmp_path / "bad_json"
+    bad_json.mkdir()
+    (bad_json / "config.json").write_text("{not json")
+    (bad_json / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match="not valid JSON.*formats understood"):
+        bz.models.load(bad_json)
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    source = shared / "fixtures" / "multimolecule_small"
+    (truncated / "config.json").write_text((source / "config.json").read_text())
+    (truncated / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes()[:1000])
+    with pytest.raises(ValueError, match="not a readable safetensors file.*formats understood"):
+        bz.models.load(truncated)
+
+
+def test_keras_model_config_wins_and_a_disagreeing_config_is_an_error(shared, caplog):
+    path = shared / "fixtures" / "basenji2_keras_small" / "model.h5"
+    with pytest.raises(ValueError, match="disagrees with the model_config.*crop_bins"):
+        bz.models.load(path, config=small_config(crop_bins=3))
+
+
+def test_architecture_inferred_from_shapes_is_announced(shared, tmp_path, caplog):
+    path = tmp_path / "weights_only.h5"  # no params.json beside it
+    path.write_bytes((shared / "fixtures" / "basenji2_keras_small" / "weights_only.h5").read_bytes())
+    with caplog.at_level(logging.WARNING, logger="bazenji"):
+        model = bz.models.load(path)
+    assert model.config.seq_length == 131_072 and model.config.crop_bins == 64
+    assert "carries no architecture" in caplog.text and "seq_length=131072" in caplog.text
+
+
 def test_track_table_length_mismatch(shared):
     model = bz.models.load(shared / "fixtures" / "basenji2_pytorch_small" / "basenji2_small.pth")
     with pytest.raises(ValueError, match="3 tracks but the model has 12"):
@@ -140,6 +199,10 @@ def test_track_table_length_mismatch(shared):
         ({"tower_channels": ()}, "tower_channels"),
         ({"stem_channels": 0}, "stem_channels=0"),
         ({"gelu": "relu"}, "gelu='relu'"),
+        ({"res_kernel": 4}, "res_kernel=4; expected an odd kernel"),
+        ({"dilation_rate": 0}, "dilation_rate=0; expected both >= 1"),
+        ({"bn_momentum": 2}, "bn_momentum=2; expected"),
+        ({"tower_channels": (8, 9.5)}, "expected integer widths"),
     ],
 )
 def test_invalid_configs(changes, message):
@@ -239,6 +302,11 @@ def test_save_and_load_roundtrip(tmp_path):
         model.save(tmp_path / "m")
     loaded = bz.models.load(tmp_path / "m")
     assert loaded.config == model.config and loaded.track_names == model.track_names
+    pd.testing.assert_frame_equal(loaded.targets[["description"]], model.targets[["description"]])
+    # names that look like numbers or missing values stay text
+    model.targets = pd.DataFrame({"description": ["DNASE:x"] * 12}, index=["001", "NA", *map(str, range(10))])
+    model.save(tmp_path / "named")
+    assert bz.models.load(tmp_path / "named").track_names == ["001", "NA", *map(str, range(10))]
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
     x = random_onehot(1, 16_384, seed=6)

@@ -299,3 +299,30 @@ def test_encode_on_dask_workers_equals_local(tmp_path, fasta, bed):
         remote = bz.pp.encode(bed, fasta, tmp_path / "dask.zarr", chunk_windows=2, client=client, **GEOMETRY)
     a, b = bz.store.open(local), bz.store.open(remote)
     assert b.attrs["complete"] and np.array_equal(a["onehot"].values, b["onehot"].values)
+
+
+def test_prefetched_reads_ahead_in_order_and_passes_errors_on():
+    import threading
+
+    from bazenji.store._batches import prefetched
+
+    second_started = threading.Event()
+
+    def items():
+        yield 0
+        second_started.set()  # only a producer running ahead of the consumer gets here while item 0 is in use
+        yield 1
+        raise OSError("disk gone")
+
+    got = prefetched(items())
+    assert next(got) == 0
+    assert second_started.wait(timeout=10), "the next item was not produced while the current one was in use"
+    assert next(got) == 1
+    with pytest.raises(OSError, match="disk gone"):
+        next(got)
+
+    before = threading.active_count()
+    endless = prefetched(iter(int, 1), depth=2)  # never ends on its own
+    assert next(endless) == 0
+    endless.close()  # stopping early ends the producer thread
+    assert threading.active_count() == before

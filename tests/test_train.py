@@ -76,6 +76,7 @@ def test_training_lowers_the_loss_repeatably_and_resumes(demo, store, tmp_path):
     losses = history.metrics["loss"].to_numpy()
     assert losses[-1] < losses[0]
     assert {"valid_loss", "valid_r", "valid_r_DNASE", "valid_r_CAGE", "windows_per_s"} <= set(history.metrics)
+    assert history.metrics["data_wait_share"].between(0, 1).all()
 
     again = tiny_model(demo)
     repeat = bz.tl.train(again, store, epochs=3, batch_size=4, lr=3e-3, seed=1)

@@ -72,6 +72,8 @@ class Basenji2Config:
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not all(isinstance(c, int | np.integer) for c in self.tower_channels):
+            raise ValueError(f"Basenji2Config.tower_channels={self.tower_channels!r}; expected integer widths")
         object.__setattr__(self, "tower_channels", tuple(int(c) for c in self.tower_channels))
         positive_ints = {
             "seq_length": self.seq_length,
@@ -91,6 +93,19 @@ class Basenji2Config:
             raise ValueError(f"Basenji2Config.tower_channels={self.tower_channels!r}; expected positive widths")
         if self.n_res_blocks < 0:
             raise ValueError(f"Basenji2Config.n_res_blocks={self.n_res_blocks!r}; expected >= 0")
+        for name in ("stem_kernel", "tower_kernel", "res_kernel"):
+            if getattr(self, name) % 2 == 0:  # "same" padding of an even kernel shifts the output by half a base
+                raise ValueError(f"Basenji2Config.{name}={getattr(self, name)}; expected an odd kernel size")
+        if not self.dilation_start >= 1 or not self.dilation_rate >= 1:
+            raise ValueError(
+                f"Basenji2Config.dilation_start={self.dilation_start!r}, dilation_rate={self.dilation_rate!r}; "
+                "expected both >= 1"
+            )
+        if not self.bn_eps > 0 or not 0 <= self.bn_momentum < 1:
+            raise ValueError(
+                f"Basenji2Config.bn_eps={self.bn_eps!r}, bn_momentum={self.bn_momentum!r}; expected bn_eps > 0 "
+                "and bn_momentum in [0, 1)"
+            )
         if self.crop_bins < 0:
             raise ValueError(f"Basenji2Config.crop_bins={self.crop_bins!r}; expected >= 0")
         if self.gelu not in GELU_FORMS:
@@ -103,7 +118,7 @@ class Basenji2Config:
         if self.n_bins < 1:
             raise ValueError(
                 f"Basenji2Config.crop_bins={self.crop_bins} removes every bin: {self.seq_length // self.bin_size} "
-                f"bins before cropping, expected crop_bins < {self.seq_length // self.bin_size // 2 + 1}"
+                f"bins before cropping, expected crop_bins < {(self.seq_length // self.bin_size + 1) // 2}"
             )
         for name in ("dropout", "final_dropout"):
             if not 0 <= getattr(self, name) < 1:

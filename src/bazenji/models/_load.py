@@ -47,7 +47,10 @@ def detect_format(path: str | Path) -> str:
                 f"{path} is a directory without config.json and model.safetensors; "
                 f"formats understood: {_formats_text()}"
             )
-        meta = json.loads(config.read_text())
+        try:
+            meta = json.loads(config.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{config} is not valid JSON ({err}); formats understood: {_formats_text()}") from err
         if meta.get("format") == "bazenji":
             return "bazenji"
         if meta.get("model_type") == "basenji":
@@ -103,6 +106,30 @@ def _sibling_params(path: Path) -> Basenji2Config | None:
         logger.info("reading the architecture from %s next to the weights", params)
         return Basenji2Config.from_params(params)
     return None
+
+
+#: the fields that decide what a set of weights computes (dropout and batch-norm momentum only matter in training)
+_ARCHITECTURE = (
+    "seq_length", "stem_channels", "stem_kernel", "tower_channels", "tower_kernel", "pool_size", "n_res_blocks",
+    "res_kernel", "bottleneck", "dilations", "crop_bins", "final_channels", "n_tracks",
+)  # fmt: skip
+
+
+def _check_agrees(given: Basenji2Config, from_file: Basenji2Config, path: Path) -> None:
+    differing = [f"{f}: config= {getattr(given, f)} vs file {getattr(from_file, f)}" for f in _ARCHITECTURE
+                 if getattr(given, f) != getattr(from_file, f)]  # fmt: skip
+    if differing:
+        raise ValueError(f"config= disagrees with the model_config stored in {path}: " + "; ".join(differing))
+
+
+def _inferred(kernels, n_tracks: int, gelu: str, path: Path) -> Basenji2Config:
+    config = config_from_kernels(kernels, n_tracks, gelu=gelu)
+    logger.warning(
+        "%s carries no architecture (no model_config, no params.json beside it): widths and kernels come from the "
+        "weight shapes; seq_length=%d, crop_bins=%d and dilations %s are the human model's (pass config= otherwise)",
+        path.name, config.seq_length, config.crop_bins, config.dilations,
+    )  # fmt: skip
+    return config
 
 
 def _resolve_config(config, inferred: Callable[[], Basenji2Config], path: Path) -> Basenji2Config:
@@ -213,12 +240,15 @@ def _load_keras(path: Path, config, gelu: str) -> tuple[Basenji2, dict[str, np.n
     if declared and declared != gelu:
         logger.info("the file's model_config computes GELU as %r; bazenji uses gelu=%r", declared, gelu)
 
-    def inferred():
-        if model_config is not None:
-            return _config_from_keras_json(model_config, gelu=gelu)
-        return config_from_kernels(kernels, layers[dense[0]]["kernel"].shape[1], gelu=gelu)
-
-    config = _resolve_config(config, inferred, path)
+    if model_config is not None:  # the file describes itself: that wins, and a config= must agree with it
+        from_file = _config_from_keras_json(model_config, gelu=gelu)
+        if config is not None:
+            _check_agrees(_resolve_config(config, lambda: None, path), from_file, path)
+        config = from_file
+    else:
+        config = _resolve_config(
+            config, lambda: _inferred(kernels, layers[dense[0]]["kernel"].shape[1], gelu, path), path
+        )
     config = Basenji2Config.from_dict({**config.to_dict(), "gelu": gelu})
     names = block_names(config)
     if len(convs) != len(names) or len(bns) != len(names):
@@ -230,11 +260,11 @@ def _load_keras(path: Path, config, gelu: str) -> tuple[Basenji2, dict[str, np.n
         mapped[f"{prefix}.conv.weight"] = kernel
         for ours, theirs in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
                              ("running_var", "moving_variance")):  # fmt: skip
-            mapped[f"{prefix}.bn.{ours}"] = layers[bn][theirs]
+            mapped[f"{prefix}.bn.{ours}"] = layers[bn].get(theirs)  # None: reported as missing
             consumed.add(f"{bn}/{theirs}:0")
         consumed.add(f"{conv}/kernel:0")
     mapped["head.weight"] = layers[dense[0]]["kernel"].T
-    mapped["head.bias"] = layers[dense[0]]["bias"]
+    mapped["head.bias"] = layers[dense[0]].get("bias")
     consumed |= {f"{dense[0]}/kernel:0", f"{dense[0]}/bias:0"}
     return Basenji2(config), mapped, paths - consumed
 
@@ -248,7 +278,7 @@ def _map_blocks(
         mapped[f"{ours}.conv.weight"] = kernel
         consumed.add(f"{prefix}.{conv}.weight")
         for field in ("weight", "bias", "running_mean", "running_var"):
-            mapped[f"{ours}.bn.{field}"] = state[f"{prefix}.{norm}.{field}"]
+            mapped[f"{ours}.bn.{field}"] = state.get(f"{prefix}.{norm}.{field}")  # None: reported as missing
         consumed |= {f"{prefix}.{norm}.{field}" for field in ("weight", "bias", "running_mean", "running_var",
                                                                "num_batches_tracked")}  # fmt: skip
     return mapped, consumed
@@ -277,14 +307,14 @@ def _load_basenji2_pytorch(path: Path, config, gelu: str) -> tuple[Basenji2, dic
     theirs.append(final[0].removesuffix(".1.weight"))
     kernels = [state[f"{p}.1.weight"] for p in theirs]
     head_weight = state["head.final.block.1.weight"]
-    config = _resolve_config(config, lambda: config_from_kernels(kernels, head_weight.shape[0], gelu=gelu), path)
+    config = _resolve_config(config, lambda: _inferred(kernels, head_weight.shape[0], gelu, path), path)
     config = Basenji2Config.from_dict({**config.to_dict(), "gelu": gelu})
     names = block_names(config)
     if len(names) != len(theirs):
         raise ValueError(f"{path} has {len(theirs)} convolution blocks; the config expects {len(names)}")
     kernels = {ours: state[f"{prefix}.1.weight"] for ours, prefix in zip(names, theirs, strict=True)}
     mapped, consumed = _map_blocks(state, kernels, theirs, conv="1", norm="2")
-    mapped.update({"head.weight": head_weight, "head.bias": state["head.final.block.1.bias"]})
+    mapped.update({"head.weight": head_weight, "head.bias": state.get("head.final.block.1.bias")})
     consumed |= {"head.final.block.1.weight", "head.final.block.1.bias"}
     return Basenji2(config), mapped, set(state) - consumed
 
@@ -292,14 +322,20 @@ def _load_basenji2_pytorch(path: Path, config, gelu: str) -> tuple[Basenji2, dic
 # --- multimolecule ---------------------------------------------------------------------------------------------
 
 
-def _load_multimolecule(path: Path, config, gelu: str) -> tuple[Basenji2, dict[str, np.ndarray], set[str]]:
-    from safetensors.numpy import load_file
+def _read_safetensors(path: Path, load_file) -> dict[str, np.ndarray]:
+    try:
+        return load_file(str(path / "model.safetensors"))
+    except Exception as err:  # noqa: BLE001 - a corrupt or truncated file, whatever the library raises
+        raise ValueError(
+            f"{path / 'model.safetensors'} is not a readable safetensors file ({err}); formats understood: "
+            f"{_formats_text()}"
+        ) from err
 
-    meta = json.loads((path / "config.json").read_text())
-    state = {k.removeprefix("model."): v for k, v in load_file(str(path / "model.safetensors")).items()}
-    blocks = meta["blocks"]
-    if config is None:
-        config = Basenji2Config(
+
+def _multimolecule_config(path: Path, meta: dict, gelu: str) -> Basenji2Config:
+    try:
+        blocks = meta["blocks"]
+        return Basenji2Config(
             seq_length=int(meta["sequence_length"]),
             stem_channels=int(meta["stem_channels"]),
             stem_kernel=int(meta["stem_kernel_size"]),
@@ -321,6 +357,17 @@ def _load_multimolecule(path: Path, config, gelu: str) -> tuple[Basenji2, dict[s
             bn_momentum=1 - float(meta.get("batch_norm_momentum", 0.1)),
             gelu=gelu,
         )
+    except KeyError as err:
+        raise ValueError(f"{path / 'config.json'} lacks the multimolecule field {err.args[0]!r}") from None
+
+
+def _load_multimolecule(path: Path, config, gelu: str) -> tuple[Basenji2, dict[str, np.ndarray], set[str]]:
+    from safetensors.numpy import load_file
+
+    meta = json.loads((path / "config.json").read_text())
+    state = {k.removeprefix("model."): v for k, v in _read_safetensors(path, load_file).items()}
+    if config is None:
+        config = _multimolecule_config(path, meta, gelu)
     else:
         config = _resolve_config(config, lambda: None, path)
     config = Basenji2Config.from_dict({**config.to_dict(), "gelu": gelu})
@@ -336,7 +383,9 @@ def _load_multimolecule(path: Path, config, gelu: str) -> tuple[Basenji2, dict[s
     if kernels["stem"].shape[1] == 5:
         kernels["stem"] = kernels["stem"][:, :4]  # the N column multiplies an all-zero channel (official N encoding)
     mapped, consumed = _map_blocks(state, kernels, theirs, conv="conv1", norm="batch_norm1")
-    mapped.update({"head.weight": state["token_head.decoder.weight"], "head.bias": state["token_head.decoder.bias"]})
+    mapped.update(
+        {"head.weight": state.get("token_head.decoder.weight"), "head.bias": state.get("token_head.decoder.bias")}
+    )
     consumed |= {"token_head.decoder.weight", "token_head.decoder.bias"}
     return Basenji2(config), mapped, set(state) - consumed
 
@@ -353,13 +402,16 @@ def _load_bazenji(path: Path, config, gelu: str | None) -> tuple[Basenji2, dict[
         raise ValueError(f"{path} was saved with {stored}, which differs from config={config}")
     if gelu is not None and gelu != stored.gelu:
         stored = Basenji2Config.from_dict({**stored.to_dict(), "gelu": gelu})
-    state = load_file(str(path / "model.safetensors"))
+    state = _read_safetensors(path, load_file)
     model = Basenji2(stored)
     mapped = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     if (path / "targets.tsv").exists():
         import pandas as pd
 
-        model.targets = pd.read_csv(path / "targets.tsv", sep="\t", index_col=0)
+        # track names stay text ("001", "NA"); only empty cells are missing values
+        header = (path / "targets.tsv").open(encoding="utf-8").readline().rstrip("\n").split("\t")
+        model.targets = pd.read_csv(path / "targets.tsv", sep="\t", index_col=0, dtype={header[0]: str},
+                                    keep_default_na=False, na_values=[""])  # fmt: skip
     return model, mapped, {k for k in state if k.endswith("num_batches_tracked")} - set(model.state_dict())
 
 
@@ -367,7 +419,8 @@ def assign_weights(model: Basenji2, mapped: dict[str, np.ndarray], *, source: st
     """Copy ``mapped`` into ``model``, refusing any shape mismatch, missing or left-over weight."""
     state = model.state_dict()
     expected = {k for k in state if not k.endswith("num_batches_tracked")}
-    missing, extra = sorted(expected - set(mapped)), sorted(set(mapped) - expected)
+    missing = sorted((expected - set(mapped)) | {k for k, v in mapped.items() if v is None})
+    extra = sorted(set(mapped) - expected)
     if missing or extra:
         raise ValueError(f"{source}: weights missing after mapping: {missing[:10]}; left over: {extra[:10]}")
     with torch.no_grad():
@@ -398,8 +451,9 @@ def load(
         model, or a :class:`Basenji2` (returned as is, with ``targets`` attached).
     config
         The architecture when the file does not carry it: a :class:`Basenji2Config`, a calico params
-        dict or a params JSON path. Without it: the file's ``model_config``, a ``params.json`` next to
-        the weights, or widths inferred from the weight shapes with human defaults for the rest.
+        dict or a params JSON path. A Keras file's own ``model_config`` always wins (a ``config`` that
+        disagrees with it is an error); without either, a ``params.json`` next to the weights, else widths
+        inferred from the weight shapes with the human model's length, crop and dilations (with a warning).
     gelu
         ``"sigmoid"``, ``"tanh"`` or ``"erf"``. Defaults per format: Keras ``"sigmoid"`` (what the
         released ``model_human.h5`` was trained with), basenji2-pytorch ``"erf"``, multimolecule ``"tanh"``,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import xarray as xr
@@ -49,7 +49,23 @@ class _ChunkReader:
         return block[local]
 
 
-def _produce(reader: _ChunkReader, windows: np.ndarray, segments, out: queue.Queue, stop: threading.Event) -> None:
+class _Raised:
+    """An exception of the producer thread, handed to the consumer (never confused with an item)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetched(items: Iterable, depth: int = 1) -> Iterator:
+    """Iterate over ``items`` while a background thread produces up to ``depth`` items ahead.
+
+    Reading and decompressing zarr chunks releases the GIL, so the next item is read while the caller
+    computes on the current one. An exception in the producer is raised in the caller; closing the
+    iterator early stops the thread.
+    """
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
     def put(item) -> bool:
         while not stop.is_set():
             try:
@@ -59,13 +75,25 @@ def _produce(reader: _ChunkReader, windows: np.ndarray, segments, out: queue.Que
                 continue
         return False
 
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as err:
+            put(_Raised(err))
+
+    thread = threading.Thread(target=produce, daemon=True, name="bazenji-prefetch")
+    thread.start()
     try:
-        for chunk, positions in segments:
-            if not put((windows[positions], reader.read(chunk, windows[positions]))):
-                return
-        put(_DONE)
-    except BaseException as err:  # handed to the consumer, which raises it
-        put(err)
+        while (item := out.get()) is not _DONE:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def iter_batches(
@@ -103,29 +131,8 @@ def iter_batches(
     windows = np.arange(reader.n, dtype=np.int64) if windows is None else np.asarray(windows, dtype=np.int64)
     if windows.ndim != 1 or (len(windows) and (windows.min() < 0 or windows.max() >= reader.n)):
         raise IndexError(f"windows must be indices in 0..{reader.n - 1}")
-    segments = reader.segments(windows)
-    if prefetch:
-        items: queue.Queue = queue.Queue(maxsize=1)
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=_produce, args=(reader, windows, segments, items, stop), daemon=True, name="bazenji-prefetch"
-        )
-        thread.start()
-
-        def chunks():
-            try:
-                while (item := items.get()) is not _DONE:
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
-            finally:
-                stop.set()
-                thread.join()
-
-        source_chunks = chunks()
-    else:
-        source_chunks = ((windows[p], reader.read(c, windows[p])) for c, p in segments)
-    yield from _rebatch(source_chunks, batch_size)
+    chunks = ((windows[p], reader.read(c, windows[p])) for c, p in reader.segments(windows))
+    yield from _rebatch(prefetched(chunks) if prefetch else chunks, batch_size)
 
 
 def _rebatch(chunks, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .. import store as bz_store
 from .._settings import settings
 from ..models import Basenji2, load
+from ..store._batches import prefetched
 
 logger = logging.getLogger("bazenji")
 
@@ -238,7 +239,8 @@ def train(
     Returns
     -------
     :class:`History` with a metrics table per epoch (loss, validation loss, mean and per-assay Pearson R,
-    learning rate, seconds, windows/s).
+    learning rate, seconds, windows/s, and ``data_wait_share``: the fraction of the epoch the model waited
+    for the next batch; batches are read and decompressed in a background thread while the model trains).
     """
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r}; expected one of {LOSSES}")
@@ -302,11 +304,17 @@ def train(
         order = rng.permutation(train_windows)
         if steps_per_epoch is not None:
             order = order[: steps_per_epoch * batch_size]
-        tic, losses = time.perf_counter(), []
+        tic, losses, waited = time.perf_counter(), [], 0.0
         with tqdm(total=len(order), unit="window", desc=f"epoch {epoch + 1}/{epochs}",
                   disable=not settings.progress) as bar:  # fmt: skip
-            for x, y in _batches(dataset, order, batch_size):
-                x, y = torch.from_numpy(x).to(torch_device), torch.from_numpy(y).to(torch_device)
+            batches = prefetched(_batches(dataset, order, batch_size), depth=2)
+            while True:
+                asked = time.perf_counter()
+                batch = next(batches, None)
+                waited += time.perf_counter() - asked  # the model idles while this is > 0
+                if batch is None:
+                    break
+                x, y = (torch.from_numpy(a).to(torch_device, non_blocking=True) for a in batch)
                 x, y = _augment(x, y, rng, rc=augment_rc, shift=augment_shift, pairs=pairs)
                 for group in opt.param_groups:
                     group["lr"] = _lr_at(step, lr, warmup_steps)
@@ -322,12 +330,13 @@ def train(
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         seconds = time.perf_counter() - tic
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"],
-               "seconds": seconds, "windows_per_s": len(order) / seconds}  # fmt: skip
+               "seconds": seconds, "windows_per_s": len(order) / seconds,
+               "data_wait_share": waited / seconds}  # fmt: skip
         if valid_windows.size:
             model.eval()
             preds, targets, valid_losses = [], [], []
             with torch.no_grad():
-                for x, y in _batches(valid_dataset, valid_windows, batch_size):
+                for x, y in prefetched(_batches(valid_dataset, valid_windows, batch_size), depth=2):
                     pred = model(torch.from_numpy(x).to(torch_device))
                     valid_losses.append(float(loss_fn(pred, torch.from_numpy(y).to(torch_device))))
                     preds.append(pred.cpu().numpy())
