@@ -165,6 +165,11 @@ def test_interrupted_encode_resumes_to_the_same_store(tmp_path, fasta, bed, monk
     part = str(tmp_path / "part.zarr")
     assert bz.store.encoded_chunks(part).tolist() == [True, True, False, False, False, False]
     assert not bz.store.attrs(part)["complete"]
+    # the unfinished windows would read as all-N: every reader refuses the store and says how to finish it
+    for read in (lambda: next(bz.store.iter_batches(part, 2)), lambda: bz.store.WindowDataset(part)[0],
+                 lambda: bz.store.check_complete(bz.store.open(part))):  # fmt: skip
+        with pytest.raises(ValueError, match=r"incomplete: 4 of 6 window chunks .*\[2, 3, 4, 5\].*bz\.pp\.encode"):
+            read()
     # a chunk written but not flagged (a crash between the two writes) must be redone too
     zarr.open_array(part + "/onehot", mode="r+")[1] = 1
     zarr.open_array(part + "/done", mode="r+")[1] = False
@@ -193,6 +198,7 @@ def test_mismatched_store_needs_overwrite(tmp_path, fasta, bed, seqs):
         bz.pp.encode(["chr1:5-50"], fasta, path, **GEOMETRY)
     bz.pp.encode(bed, fasta, path, overwrite=True, **dict(GEOMETRY, seq_length=1024))
     assert bz.store.open(path)["onehot"].shape == (6, 1024, 4)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".removing-" in p.name) == []  # the old store is gone
     (tmp_path / "notastore").mkdir()
     with pytest.raises(FileExistsError, match="not a bazenji window store"):
         bz.pp.encode(bed, fasta, tmp_path / "notastore", overwrite=True, **GEOMETRY)

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ._zarr import ONEHOT, _group
+from ._zarr import ONEHOT, _group, check_complete
 
 _DONE = object()
 
@@ -20,6 +20,8 @@ class _ChunkReader:
     """Reads windows of one variable a whole zarr chunk at a time, from a store path or an xarray Dataset."""
 
     def __init__(self, source: str | os.PathLike | xr.Dataset, variable: str) -> None:
+        if variable == ONEHOT:
+            check_complete(source)
         if isinstance(source, xr.Dataset):
             data = source[variable]
             chunks = data.encoding.get("chunks") or data.encoding.get("preferred_chunks", {}).get("window")

@@ -259,9 +259,29 @@ def mark_complete(path: str | os.PathLike) -> None:
         group.attrs["complete"] = True
 
 
+def check_complete(source: str | os.PathLike | xr.Dataset) -> None:
+    """Raise when a store's encoding was interrupted: its unfinished windows would read as all-N."""
+    meta = source.attrs if isinstance(source, xr.Dataset) else attrs(source)
+    if meta.get("complete", True):
+        return
+    done = np.asarray(source["done"].values if isinstance(source, xr.Dataset) else encoded_chunks(source), bool)
+    missing = np.flatnonzero(~done)
+    where = meta.get("path") or (source if not isinstance(source, xr.Dataset) else "the window store")
+    raise ValueError(
+        f"{where} is incomplete: {missing.size} of {done.size} window chunks were never encoded (chunks "
+        f"{missing[:5].tolist()}{' ...' if missing.size > 5 else ''}); run bz.pp.encode again with the same "
+        "arguments to finish it"
+    )
+
+
 def remove(path: str | os.PathLike) -> None:
-    """Delete a window store (refuses anything that is not one)."""
+    """Delete a window store (refuses anything that is not one).
+
+    The folder is renamed first, so an interruption never leaves a half-deleted store at ``path``.
+    """
     path = _path(path)
     if not is_store(path):
         raise ValueError(f"refusing to delete {path!r}: it is not a bazenji window store")
-    shutil.rmtree(path)
+    doomed = f"{path.rstrip('/')}.removing-{os.getpid()}"
+    os.replace(path, doomed)
+    shutil.rmtree(doomed)

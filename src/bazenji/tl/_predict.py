@@ -341,6 +341,7 @@ def predict(
     if _is_store(data):
         store_path = data if _is_url(data) else Path(data)
         plan = bz_store.read_plan(store_path)
+        bz_store.check_complete(store_path)
         genome_fingerprint = bz_store.open(store_path).attrs.get("genome_fingerprint")
         encode_s = 0.0
     else:

@@ -142,6 +142,7 @@ def evaluate(model, store, *, split: str | None = "test", windows=None, batch_si
     """
     model = model if isinstance(model, Basenji2) else load(model)
     dataset = bz_store.open(store) if not hasattr(store, "sizes") else store
+    bz_store.check_complete(dataset)
     if "targets" not in dataset:
         raise ValueError(f"{store} has no 'targets' variable; add tracks with bz.pp.import_bigwigs first")
     if windows is None:
@@ -247,6 +248,7 @@ def train(
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer={optimizer!r}; expected 'adam' or 'sgd'")
     dataset = bz_store.open(store) if not hasattr(store, "sizes") else store
+    bz_store.check_complete(dataset)
     if "targets" not in dataset:
         raise ValueError(f"{store} has no 'targets' variable; add tracks with bz.pp.import_bigwigs first")
     n_tracks = dataset.sizes[dataset["targets"].dims[-1]]
