@@ -157,6 +157,29 @@ def test_multiallelic_record_split_reference_once_and_padding(model, genome, chr
     np.testing.assert_allclose(alone.X[0], adata.X[1], rtol=1e-4, atol=1e-4)
 
 
+def test_split_records_get_their_own_windows_and_share_what_agrees(model, genome, chrom, tmp_path):
+    """``bcftools norm -m-`` output: one ALT per line. Each record is placed as ``snp_seq1`` places it alone."""
+    p = 30_000
+    ref = chrom[p - 1 : p + 2]
+    snvs = ["ACGT".replace(ref[0], "")[i] for i in range(2)]
+    vcf = tmp_path / "split.vcf"
+    lines = [f"chr1\t{p}\td\t{ref}\t{ref[0]}", f"chr1\t{p}\ti\t{ref}\t{ref}TT"]
+    lines += [f"chr1\t{p + 50}\ts{i}\t{chrom[p + 49]}\t{alt}" for i, alt in enumerate(snvs)]
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n" + "\n".join(lines) + "\n")
+    adata = bz.tl.variant_effect(vcf, model, genome)
+    # the deletion's record reads 2 extra bases (its reference window moves right by 2 // 2), the insertion's
+    # none: two reference windows at p; the two SNV records agree and share one
+    assert adata.uns["bazenji"]["n_sites"] == 3 and adata.uns["bazenji"]["timings"]["windows"] == 7
+    s = p - 1 - LEFT
+    np.testing.assert_allclose(
+        adata["d"].X[0], sad(model, window(chrom, s + 1), window(edited(chrom, p, ref, ref[0]), s)), rtol=1e-4,
+        atol=1e-4,
+    )  # fmt: skip
+    for name in ("i", "s0", "s1"):
+        alone = bz.tl.variant_effect(adata.obs.loc[[name], ["chrom", "pos", "id", "ref", "alt"]], model, genome)
+        np.testing.assert_allclose(alone.X[0], adata[name].X[0], rtol=1e-4, atol=1e-4)
+
+
 def test_reference_mismatch_swap_and_flags(model, genome, chrom):
     p, q = 25_000, 26_000
     here, there = chrom[p - 1], chrom[q - 1]
@@ -237,8 +260,14 @@ def test_ensembles_n_encoding_track_subset_and_float16(model, genome, chrom):
     assert np.abs(zero - official).max() > 1e-3  # the N encoding matters this close to the end
 
     half = bz.tl.variant_effect(variants, model, genome, out_dtype="float16", stats="all")
-    assert half.X.dtype == np.float16 and all(layer.dtype == np.float16 for layer in half.layers.values())
     assert set(half.layers) == {"SAR", "logSAD", "SAX", "maxabs", "D1", "D2", "REF", "ALT"}
+    # differences shrink to float16; sums, which outgrow its 65,504, stay float32 and exact
+    wide = {"REF", "ALT", "D2"}
+    assert half.X.dtype == np.float16 and all(half.layers[s].dtype == np.float16 for s in set(half.layers) - wide)
+    full = bz.tl.variant_effect(variants, model, genome, stats="all")
+    for s in wide:
+        np.testing.assert_array_equal(half.layers[s], full.layers[s])
+    np.testing.assert_allclose(half.X, full.X, rtol=1e-3, atol=1e-4)
     np.testing.assert_array_equal(half.layers["SAR"], half.layers["logSAD"])
 
 

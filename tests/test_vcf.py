@@ -114,18 +114,20 @@ def test_skips_are_counted_and_reported(tmp_path):
         "1\t40\tlong1\tA\tA" + "C" * 30 + "\t.\t.\t.",
         "1\t50\tmono\tA\t.\t.\t.\t.",
         "1\t60\tsame\tA\tA\t.\t.\t.",
+        "1\t65\tiupac\tA\tR,ART\t.\t.\t.",
         "1\t70\tok\tC\tCAAAAAAAAA\t.\t.\t.",
     ]
     path = write_vcf(tmp_path / "s.vcf", lines, header="#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
     with pytest.warns(UserWarning) as record:
         table = bz.io.read_vcf(path, max_indel=20)
     message = str(record[0].message)
-    assert "skipped 8 of 10" in message
+    assert "skipped 10 of 12" in message and "2 ALT with IUPAC ambiguity codes" in message
     assert "2 symbolic" in message and "3 breakend" in message and "1 longer than max_indel=20" in message
     assert list(table["id"]) == ["sp1_C", "ok"]
-    assert table.attrs["skipped"] == {"symbolic": 2, "breakend": 3, "too_long": 1, "no_alt": 1, "ref_equals_alt": 1}
+    assert table.attrs["skipped"] == {"symbolic": 2, "breakend": 3, "too_long": 1, "no_alt": 1, "ref_equals_alt": 1,
+                                      "ambiguous_alt": 2}  # fmt: skip
     # a larger max_indel keeps the 31-base insertion
-    with pytest.warns(UserWarning, match="skipped 7 of 10"):
+    with pytest.warns(UserWarning, match="skipped 9 of 12"):
         assert "long1" in bz.io.read_vcf(path, max_indel=31).index
 
 

@@ -26,7 +26,9 @@ _SKIP_REASONS = {
     "too_long": "longer than max_indel",
     "no_alt": "no alternative allele (ALT '.')",
     "ref_equals_alt": "ALT equal to REF",
+    "ambiguous_alt": "ALT with IUPAC ambiguity codes (no single sequence to score)",
 }
+_ACGTN = frozenset("ACGTN")
 
 
 def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 50) -> pd.DataFrame:
@@ -82,8 +84,9 @@ def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 5
 
     Alternative alleles that cannot be scored are skipped and counted, never silently. They are symbolic
     alleles (``<DEL>``, ``<INS>``, the spanning deletion ``*``), breakends (``A[chr2:10[``, ``.A``), alleles
-    longer than ``max_indel``, ALT ``.`` and ALT equal to REF. ``df.attrs["skipped"]`` holds the count per
-    reason (``symbolic``, ``breakend``, ``too_long``, ``no_alt``, ``ref_equals_alt``) and
+    longer than ``max_indel``, ALT ``.``, ALT equal to REF and ALT with IUPAC codes (``R``: no single sequence
+    to score). ``df.attrs["skipped"]`` holds the count per
+    reason (``symbolic``, ``breakend``, ``too_long``, ``no_alt``, ``ref_equals_alt``, ``ambiguous_alt``) and
     ``df.attrs["n_records"]`` the number of records read.
     """
     if isinstance(max_indel, bool) or not isinstance(max_indel, int | np.integer) or max_indel < 1:
@@ -204,6 +207,8 @@ def _skip_reason(alt: str, ref: str, max_indel: int) -> str | None:
         return "breakend"
     if not set(alt) <= _BASES:
         return "malformed"
+    if not set(alt) <= _ACGTN:
+        return "ambiguous_alt"
     if alt == ref:
         return "ref_equals_alt"
     if len(alt) > max_indel or len(ref) > max_indel:

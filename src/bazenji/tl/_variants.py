@@ -33,6 +33,14 @@ logger = logging.getLogger("bazenji")
 #: statistics ``variant_effect`` computes per variant and track (``X`` is always SAD)
 STATS = ("SAD", "SAR", "logSAD", "SAX", "maxabs", "D1", "D2", "REF", "ALT")
 OUT_DTYPES = {"float32": np.float32, "float16": np.float16}
+#: sums of coverage and of squared differences run past float16's largest value (65,504): always float32
+WIDE_STATS = ("REF", "ALT", "D2")
+
+
+def _stat_dtype(stat: str, out_dtype: str):
+    return np.float32 if stat in WIDE_STATS else OUT_DTYPES[out_dtype]
+
+
 MISMATCH = ("score", "nan", "raise")
 #: default number of variants per chunk: the unit of work written to the store and of resumption
 CHUNK_VARIANTS = 256
@@ -62,8 +70,20 @@ def _variant_table(variants, max_indel: int) -> pd.DataFrame:
 
 
 def _sites(table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Site (chrom, pos, ref) of each row, numbered in order of first appearance, and the site table."""
-    site_of_row = table.groupby(["chrom", "pos", "ref"], sort=False, observed=True).ngroup().to_numpy(np.int64)
+    """Site of each row, numbered in order of first appearance, and the site table.
+
+    A site is (chrom, pos, REF, extra): ``extra``, the bases a deletion pulls into the window, is computed per
+    VCF record from that record's alleles, as ``snp_seq1`` does, so the records of a split multi-allelic
+    site (``bcftools norm -m-``) get the official windows and still share one reference window when they agree.
+    """
+    place = table["chrom"].astype(str) + ":" + table["pos"].astype(str) + ":" + table["ref"]
+    allele = table["allele"].to_numpy() if "allele" in table.columns else np.ones(len(table), int)
+    new_record = place.ne(place.shift()).to_numpy() | (allele <= np.roll(allele, 1))
+    record = np.cumsum(new_record)
+    longest_alt = table["alt"].str.len().groupby(record).transform("max").to_numpy()
+    extra = np.maximum(0, table["ref"].str.len().to_numpy() - longest_alt)
+    keys = table[["chrom", "pos", "ref"]].assign(extra=extra)
+    site_of_row = keys.groupby(["chrom", "pos", "ref", "extra"], sort=False, observed=True).ngroup().to_numpy(np.int64)
     grouped = table.groupby(site_of_row, sort=True)
     sites = pd.DataFrame(
         {name: grouped[name].first() for name in ("chrom", "pos", "ref")} | {"alts": grouped["alt"].agg(list)}
@@ -116,8 +136,9 @@ def variant_effect(
 
     Each site gets the official window (as ``basenji_sad.py``): ``L`` bp starting at 0-based
     ``pos - 1 - (L//2 - 1)``, so the variant's first base sits at index ``L//2 - 1``; indel alleles are
-    centre-trimmed or N-padded back to ``L`` as ``basenji/vcf.py`` ``snp_seq1`` does (module notes). The
-    reference window is predicted once per site (chrom, pos, REF) however many alternative alleles it has.
+    centre-trimmed or N-padded back to ``L`` as ``basenji/vcf.py`` ``snp_seq1`` does (module notes), each VCF
+    record by its own alleles. The reference window is predicted once per site (chrom, pos, REF and the bases a
+    deletion pulls in) however many alternative alleles, on one record or several, it has.
     Results are written chunk by chunk to ``store`` when given, so a killed run resumes where it stopped.
 
     Parameters
@@ -150,7 +171,8 @@ def variant_effect(
         the reference window in place of the genome's bases and scores it, ``"nan"`` keeps the row with NaN
         scores (the official scorer drops it), ``"raise"`` fails. Either way ``ref_match`` is False.
     out_dtype
-        ``"float32"``, or ``"float16"`` to halve memory and disk for millions of variants.
+        ``"float32"``, or ``"float16"`` to halve memory and disk for millions of variants; ``REF``, ``ALT`` and
+        ``D2`` stay float32 (their sums outgrow float16's range of 65,504).
     store
         A directory (zarr group) where each finished chunk's scores are written; calling again with the same
         arguments and store recomputes only unfinished chunks. None keeps everything in memory.
@@ -252,7 +274,6 @@ def variant_effect(
     else:
         key, done = None, np.zeros(len(chunks), bool)
 
-    np_dtype = OUT_DTYPES[out_dtype]
     n_tracks = len(track_index)
     spec = ScoreSpec(
         stats=tuple(stats), n_tracks=n_tracks, out_dtype=out_dtype, on_mismatch=on_mismatch, seq_length=seq_length,
@@ -299,7 +320,7 @@ def variant_effect(
     predict_s = time.perf_counter() - tic
 
     # --- variants x tracks ------------------------------------------------------------------------------------
-    full = {s: np.full((len(table), n_tracks), np.nan, np_dtype) for s in stats}
+    full = {s: np.full((len(table), n_tracks), np.nan, _stat_dtype(s, out_dtype)) for s in stats}
     for c in range(len(chunks)):
         for s in stats:
             full[s][chunk_rows[c]] = results[c][s] if store is None else bz_store.read_chunk(store, key, c, s)
@@ -376,8 +397,7 @@ def score_chunk(
     the number of variants of every finished batch.
     """
     local = {int(row): i for i, row in enumerate(chunk.rows)}
-    np_dtype = OUT_DTYPES[spec.out_dtype]
-    values = {s: np.full((len(chunk.rows), spec.n_tracks), np.nan, np_dtype) for s in spec.stats}
+    values = {s: np.full((len(chunk.rows), spec.n_tracks), np.nan, _stat_dtype(s, spec.out_dtype)) for s in spec.stats}
     timing = {"model_s": 0.0, "windows": 0, "variants": 0} if timing is None else timing
     windows = chunk_windows(chunk.sites, chunk.table, chunk.status, chunk.replace, chunk.rows_of_site,
                              spec.on_mismatch, genome, spec.seq_length)  # fmt: skip
