@@ -156,6 +156,14 @@ def test_profiles_kept_in_store_and_obsm(model, genome_path, regions, tmp_path):
     ds = xr.open_zarr(store, consolidated=False)
     assert ds["profile"].dims == ("window", "bin", "profile_track") and list(ds["profile_track"].values) == ["t1", "t5"]
 
+    # the same store asked for other profile tracks computes them (a resume must not serve t1 labelled t2)
+    other = bz.tl.predict(regions, model, genome_path, store=store, keep_profiles=["t2"])
+    window_of_r = onehot_window(genome_path, r.Chromosome, (r.Start + r.End) // 2 - L // 2)
+    np.testing.assert_allclose(
+        other.obsm["bz_profile"][3, :, 0].astype(np.float32), direct(model, window_of_r)[:, 2], rtol=2e-3, atol=1e-7
+    )
+    assert list(xr.open_zarr(store, consolidated=False)["profile_track"].values) == ["t2"]
+
 
 class Interrupt(RuntimeError):
     pass
@@ -243,6 +251,25 @@ def test_bad_input(model, genome_path, regions, tmp_path):
     bz.pp.encode(bz.pp.regions(regions), genome_path, store, seq_length=2 * L)
     with pytest.raises(ValueError, match=str(L)):
         bz.tl.predict(store, model)
+    with pytest.raises(ValueError, match="device='cuda:7' is not available"):
+        bz.tl.predict(regions, model, genome_path, device="cuda:7")
+
+
+def test_overwrite_replaces_other_windows_and_keeps_finished_work(model, genome_path, regions, tmp_path, monkeypatch):
+    from bazenji.tl import _predict
+
+    counting = FailingAfter(model, calls=10**6)
+    monkeypatch.setattr(_predict, "resolve_model", lambda m: counting)
+    monkeypatch.setattr(_predict, "model_fingerprint", lambda m: "same-model")
+    store = tmp_path / "w.zarr"
+    first = bz.tl.predict(regions, None, genome_path, store=store)
+    calls = 10**6 - counting.calls
+    again = bz.tl.predict(regions, None, genome_path, store=store, overwrite=True)
+    assert calls > 0 and 10**6 - counting.calls == calls  # the same windows: reused, nothing recomputed
+    np.testing.assert_array_equal(again.X, first.X)
+    replaced = bz.tl.predict(regions.iloc[:3], None, genome_path, store=store, overwrite=True)  # other windows
+    assert bz.store.open(store).sizes["window"] == 3
+    np.testing.assert_allclose(replaced.X, first.X[:3], rtol=1e-5)  # other batches: float rounding differs
 
 
 def test_cli_end_to_end(model, genome_path, regions, tmp_path):
@@ -260,6 +287,11 @@ def test_cli_end_to_end(model, genome_path, regions, tmp_path):
     np.testing.assert_allclose(result.X, expected.X, rtol=1e-6)
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+    # an output that cannot be written is refused before any prediction, in one line
+    command[command.index("-o") + 1] = str(tmp_path / "no" / "such" / "folder" / "out.h5ad")
+    nowhere = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr
+    assert len(nowhere.stderr.strip().splitlines()) == 1
 
 
 KILLED_CHILD = """

@@ -110,15 +110,30 @@ def test_evaluate_is_per_track_pearson_over_windows_and_bins(demo, store):
     assert list(result.index) == model.track_names and result["assay"].iloc[0] == "DNASE"
 
 
-def test_fine_tuning_a_new_head_with_a_frozen_trunk(demo, store):
-    model = tiny_model(demo)
+def test_fine_tuning_a_new_head_with_a_frozen_trunk(demo, store, tmp_path):
+    pretrained = tiny_model(demo)
+    with torch.no_grad():  # a "pretrained" head for other tracks: 3 of them
+        pretrained = pretrained.select_tracks([0, 1, 2])
+    original = {k: v.clone() for k, v in pretrained.state_dict().items()}
+    model = pretrained.replace_head(demo.targets)  # the store's 18 tracks
+    assert model.config.n_tracks == 18 and model.track_names == list(bz.io.read_targets(demo.targets).index)
     trunk_before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head")}
+    for key, value in trunk_before.items():  # the trunk is the pretrained one
+        assert torch.equal(value, original[key]), key
     head_before = model.head.weight.detach().clone()
     bz.tl.train(model, store, epochs=1, batch_size=4, freeze_trunk=True, seed=0, steps_per_epoch=3)
-    for key, value in trunk_before.items():
-        if "running" not in key and "num_batches" not in key:
+    for key, value in trunk_before.items():  # weights and batch-norm statistics alike
+        if "num_batches" not in key:
             assert torch.equal(model.state_dict()[key], value), key
     assert not torch.equal(model.head.weight, head_before)
+    for key, value in original.items():  # the pretrained model itself is untouched
+        assert torch.equal(pretrained.state_dict()[key], value), key
+    assert pretrained.replace_head(5).config.n_tracks == 5 and pretrained.replace_head(["a", "b"]).track_names == [
+        "a",
+        "b",
+    ]
+    with pytest.raises(ValueError, match="at least one track"):
+        pretrained.replace_head(0)
 
 
 def test_bad_training_input(demo, store):

@@ -101,7 +101,18 @@ class Settings:
             if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
                 return torch.device("mps")
             return torch.device("cpu")
-        return torch.device(device)
+        try:
+            resolved = torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"device={device!r}; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' ({err})") from None
+        present = {
+            "cpu": lambda: True,
+            "cuda": lambda: torch.cuda.is_available() and (resolved.index or 0) < torch.cuda.device_count(),
+            "mps": lambda: getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        }.get(resolved.type, lambda: True)
+        if not present():
+            raise ValueError(f"device={device!r} is not available on this machine; expected 'auto' or 'cpu'")
+        return resolved
 
     def __repr__(self) -> str:
         fields = ("device", "batch_size", "n_threads", "progress", "verbosity", "client")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -104,15 +105,25 @@ def _setup(args) -> None:
         bz.settings.n_threads = args.threads
 
 
+def _check_output(output: Path, overwrite: bool) -> None:
+    """Refuse an output that cannot be written before any work is done, not after."""
+    if output.suffix not in (".h5ad", ".zarr"):
+        raise ValueError(f"output {output}: expected a .h5ad or .zarr path")
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    folder = output.resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder {folder} does not exist; expected an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"output folder {folder} is not writable")
+
+
 def run_predict(args) -> int:
     """``bazenji predict``."""
     import bazenji as bz
 
     output = Path(args.output or "predictions.h5ad")
-    if output.suffix not in (".h5ad", ".zarr"):
-        raise ValueError(f"output {output}: expected a .h5ad or .zarr path")
-    if output.exists() and not args.overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    _check_output(output, args.overwrite)
     regions, genome, model = args.regions, args.genome, args.model
     if regions is None:
         demo = bz.datasets.demo()
@@ -151,10 +162,7 @@ def run_sad(args) -> int:
     import bazenji as bz
 
     output = Path(args.output or "sad.h5ad")
-    if output.suffix not in (".h5ad", ".zarr"):
-        raise ValueError(f"output {output}: expected a .h5ad or .zarr path")
-    if output.exists() and not args.overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    _check_output(output, args.overwrite)
     model = bz.models.load(args.model, targets=args.targets)
     stats = [s.strip() for s in args.stats.split(",") if s.strip()]
     tic = time.perf_counter()
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         from .datasets._demo_job import run_demo
 
         return run_demo(outdir=args.outdir, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
+    except (ValueError, KeyError, OSError) as err:  # OSError: missing, existing or unwritable files, full disks
         print(f"bazenji {args.command}: error: {err}", file=sys.stderr)
         return 2
 

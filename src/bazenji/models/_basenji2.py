@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -263,6 +264,39 @@ class Basenji2(nn.Module):
         new._targets = None if self._targets is None else self._targets.iloc[index]
         new.source = {**self.source, "tracks": index.tolist()}
         new.train(self.training)
+        return new
+
+    def replace_head(self, targets) -> Basenji2:
+        """A copy of this model with a new, freshly initialised head for another track set (fine-tuning).
+
+        Parameters
+        ----------
+        targets
+            The new tracks: a track table (path or DataFrame, as :func:`bazenji.io.read_targets` reads), a list
+            of track names, or a number of tracks.
+
+        Returns
+        -------
+        A :class:`Basenji2` whose trunk is a copy of this one's (training it leaves this model unchanged) and
+        whose head computes ``len(targets)`` tracks. Train it with :func:`bazenji.tl.train`, e.g. with
+        ``freeze_trunk=True`` to fit only the head.
+        """
+        if isinstance(targets, int | np.integer) and not isinstance(targets, bool):
+            n_tracks, table = int(targets), None
+        else:
+            from ..io import read_targets
+
+            table = read_targets(targets) if isinstance(targets, str | Path | pd.DataFrame) else list(targets)
+            n_tracks = len(table)
+        if n_tracks < 1:
+            raise ValueError(f"targets={targets!r}; expected at least one track")
+        new = copy.deepcopy(self)
+        new.config = Basenji2Config.from_dict({**self.config.to_dict(), "n_tracks": n_tracks})
+        new.head = nn.Linear(self.config.final_channels, n_tracks).to(self.head.weight)
+        new._targets = None
+        if table is not None:
+            new.targets = table
+        new.source = {**self.source, "head": f"replaced ({n_tracks} tracks)"}
         return new
 
     def n_parameters(self, *, trainable: bool = True) -> int:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anndata as ad
@@ -352,8 +353,14 @@ def predict(
         plan = pp.plan_windows(regions, mode=mode, model=model, margin=margin)
         store_path = Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr" if temporary else Path(store)
         tic = time.perf_counter()
-        pp.encode(plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded, overwrite=overwrite,
-                  client=client if client is not None else False)  # fmt: skip
+        encode = partial(pp.encode, plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded,
+                         client=client if client is not None else False)  # fmt: skip
+        try:  # a store of these very windows is reused (and its finished chunks kept) even with overwrite=True
+            encode(overwrite=False)
+        except ValueError:
+            if not overwrite:
+                raise
+            encode(overwrite=True)  # a store of other windows, replaced as asked
         encode_s = time.perf_counter() - tic
         genome_fingerprint = genome.fingerprint
     if plan.seq_length != model.config.seq_length:
@@ -375,6 +382,7 @@ def predict(
         "dtype": str(compute_dtype),
         "aggregate": aggregate,
         "n_windows": n_windows,
+        "profile_tracks": None if profile_columns is None else [str(t) for t in var.index[profile_columns]],
     }
     key = bz_store.open_results(store_path, params, n_chunks)
     if profile_columns is not None:

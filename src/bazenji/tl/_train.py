@@ -228,7 +228,8 @@ def train(
     patience
         Epochs without a better validation R before stopping (None: never stop early).
     freeze_trunk
-        Train only the head (fine-tuning a new track set on a pretrained trunk).
+        Train only the head (fine-tuning a new track set on a pretrained trunk, see
+        :meth:`~bazenji.models.Basenji2.replace_head`); the trunk's batch-norm statistics stay fixed too.
     checkpoint_dir, resume
         A checkpoint (bazenji format + optimizer state + history) is written after every epoch; with
         ``resume`` training continues from the last one. A checkpoint of another architecture is refused.
@@ -303,6 +304,9 @@ def train(
 
     for epoch in range(start_epoch, epochs):
         model.train()
+        if freeze_trunk:  # a frozen trunk keeps its batch-norm statistics too, not only its weights
+            for part in (model.stem, model.tower, model.residual, model.final):
+                part.eval()
         order = rng.permutation(train_windows)
         if steps_per_epoch is not None:
             order = order[: steps_per_epoch * batch_size]
