@@ -224,13 +224,12 @@ bz.store.open("training.zarr")
 """,
         """md:## Fine-tune the demo model's head on the tracks
 
-`freeze_trunk=True` trains only the head: the quick way to learn a new track set on a pretrained
-trunk. Here the demo model's head is re-initialised and trained for two short epochs.""",
+`model.replace_head(table)` keeps a pretrained trunk and puts a fresh head for your track table on
+it; `freeze_trunk=True` then trains only the head: the quick way to learn a new track set. Here the
+demo model's trunk gets a new head for the store's tracks (the demo's own table stands in for yours)
+and trains for two short epochs.""",
         """
-import torch
-
-model = bz.models.load("demo")
-torch.nn.init.normal_(model.head.weight, std=0.01)
+model = bz.models.load("demo").replace_head(table)
 before = bz.tl.evaluate(model, "training.zarr", split="valid")["pearsonr"].mean()
 history = bz.tl.train(model, "training.zarr", epochs=2, steps_per_epoch=8, freeze_trunk=True, lr=5e-3, seed=0)
 after = bz.tl.evaluate(model, "training.zarr", split="valid")["pearsonr"].mean()
