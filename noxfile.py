@@ -75,12 +75,23 @@ def tutorials(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=True)
 def bench(session: nox.Session) -> None:
-    """Run every benchmarks/*.py in turn (they write their own numbers; see benchmarks/RESULTS.md)."""
-    scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").glob("*.py"))
+    """Run every benchmarks/*.py in turn, or one: ``nox -s bench -- bench_inference.py --threads 1 --rounds 7``.
+
+    Each script prints its own numbers (see benchmarks/RESULTS.md); options after the script's name go to it alone.
+    """
+    scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    args = list(session.posargs)
+    if args and args[0].endswith(".py"):
+        chosen = str(Path("benchmarks") / Path(args.pop(0)).name)
+        if chosen not in scripts and not (ROOT / chosen).exists():
+            session.error(f"no benchmark {chosen}; expected one of {scripts}")
+        scripts = [chosen]
+    elif args:
+        session.error("options need a script first: nox -s bench -- bench_inference.py --threads 1")
     if not scripts:
         session.skip("no scripts in benchmarks/")
     install(session, "test")
     # the peer ports are compared side by side in bench_inference.py; never bazenji dependencies
     session.install("multimolecule==0.2.2", "basenji2-pytorch==0.1.2")
     for script in scripts:
-        session.run("python", script, *session.posargs)
+        session.run("python", script, *args)

@@ -96,7 +96,7 @@ def test_dataframe_with_bed_or_pyranges_names():
     assert df.index.tolist() == ["chr1:5-10", "chr2:6-9"]
     named = pd.DataFrame({"Chromosome": ["chr1"], "Start": [1], "End": [2]}, index=["enh"])
     assert read_regions(named).index.tolist() == ["enh"]
-    with pytest.raises(ValueError, match=r"rows 1"):
+    with pytest.raises(ValueError, match=r"rows \(0-based\) 1"):
         read_regions(pd.DataFrame({"Chromosome": ["chr1", "chr1"], "Start": [1, 5], "End": [2, 5]}))
     with pytest.raises(ValueError, match="lacks interval columns"):
         read_regions(pd.DataFrame({"a": [1]}))
@@ -143,7 +143,7 @@ def test_genome_checks_names_and_ends(genome):
         read_regions(
             pd.DataFrame({"Chromosome": ["1", "2", "chr1"], "Start": [0, 0, 0], "End": [5, 5, 5]}), genome=genome
         )
-    with pytest.warns(UserWarning, match=r"past the chromosome end on rows 1 .*chr2:40-60, length 50"):
+    with pytest.warns(UserWarning, match=r"past the chromosome end on rows \(0-based\) 1 .*chr2:40-60, length 50"):
         df = read_regions(["chr1:1-2", "chr2:40-60"], genome=genome)
     assert df["End"].tolist() == [2, 60]  # kept, not clipped or dropped
 

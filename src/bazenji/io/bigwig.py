@@ -136,7 +136,7 @@ def apply_transform(coverage: np.ndarray, transform: TrackTransform, *, bin_size
         over = binned > transform.clip_soft
         binned[over] = transform.clip_soft + np.sqrt(binned[over] - transform.clip_soft)
     if transform.clip is not None:
-        binned = np.clip(binned, 0, transform.clip)
+        binned = np.clip(binned, -transform.clip, transform.clip)  # symmetric as basenji_data_read: signs survive
     return (binned * transform.scale).astype(np.float32)
 
 

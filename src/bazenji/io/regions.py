@@ -53,7 +53,7 @@ _HEADER_PREFIXES = ("#", "track ", "track\t", "browser ", "browser\t")
 
 def _describe_rows(positions: np.ndarray, lines: np.ndarray | None) -> str:
     shown = (lines[positions] if lines is not None else positions)[:10].tolist()
-    what = "lines" if lines is not None else "rows"
+    what = "lines" if lines is not None else "rows (0-based)"
     more = f" and {len(positions) - 10} more" if len(positions) > 10 else ""
     return f"{what} {', '.join(map(str, shown))}{more}"
 
