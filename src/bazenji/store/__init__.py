@@ -5,7 +5,16 @@ Knows nothing of torch: the model side reads batches as numpy arrays.
 
 from ._batches import WindowDataset, iter_batches
 from ._plan import WindowPlan, geometry, plan_centered, plan_tiled
-from ._results import create_profile, done_chunks, open_results, read_chunk, results_keys, write_chunk, write_profile
+from ._results import (
+    create_profile,
+    done_chunks,
+    open_results,
+    read_chunk,
+    reset_chunks,
+    results_keys,
+    write_chunk,
+    write_profile,
+)
 from ._zarr import (
     FORMAT,
     FORMAT_VERSION,
@@ -44,6 +53,7 @@ __all__ = [
     "plan_tiled",
     "read_chunk",
     "read_plan",
+    "reset_chunks",
     "results_keys",
     "remove",
     "write_chunk",

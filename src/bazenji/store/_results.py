@@ -74,14 +74,19 @@ def read_chunk(path: str | Path, key: str, chunk: int, name: str) -> np.ndarray:
 
 def create_profile(
     path: str | Path, *, n_windows: int, n_bins: int, tracks: list[str], chunk_windows: int, key: str
-) -> None:
-    """Create (or keep, when resuming the same results) the ``profile`` variable of the store."""
+) -> bool:
+    """Create (or keep, when resuming the same results) the ``profile`` variable of the store.
+
+    Returns True when the variable was (re)created: results already finished under ``key`` lack these
+    profiles, and their chunks must run again (:func:`reset_chunks`).
+    """
     root = _group(path)
     shape = (n_windows, n_bins, len(tracks))
     if "profile" in root:
         existing = root["profile"]
-        if existing.shape == shape and existing.attrs.get("results_key") == key:
-            return
+        same_tracks = "profile_track" in root and list(root["profile_track"][...]) == list(tracks)
+        if existing.shape == shape and existing.attrs.get("results_key") == key and same_tracks:
+            return False
         del root["profile"]
         if "profile_track" in root:
             del root["profile_track"]
@@ -98,6 +103,12 @@ def create_profile(
         "profile_track", shape=(len(tracks),), dtype=str, dimension_names=["profile_track"], overwrite=True
     )
     names[...] = np.asarray(tracks, dtype=str)
+    return True
+
+
+def reset_chunks(path: str | Path, key: str) -> None:
+    """Mark every chunk of results ``key`` unfinished, so the next run computes them all again."""
+    _group(path)[f"results/{key}/done"][...] = False
 
 
 def write_profile(path: str | Path, start: int, values: np.ndarray) -> None:

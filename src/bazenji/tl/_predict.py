@@ -382,14 +382,15 @@ def predict(
         "dtype": str(compute_dtype),
         "aggregate": aggregate,
         "n_windows": n_windows,
-        "profile_tracks": None if profile_columns is None else [str(t) for t in var.index[profile_columns]],
     }
     key = bz_store.open_results(store_path, params, n_chunks)
     if profile_columns is not None:
-        bz_store.create_profile(
-            store_path, n_windows=n_windows, n_bins=plan.n_bins, tracks=list(var.index[profile_columns]),
+        fresh = bz_store.create_profile(
+            store_path, n_windows=n_windows, n_bins=plan.n_bins, tracks=[str(t) for t in var.index[profile_columns]],
             chunk_windows=chunk, key=key,
         )  # fmt: skip
+        if fresh:  # chunks finished without these profiles must run again to write them
+            bz_store.reset_chunks(store_path, key)
 
     # --- the model over every unfinished chunk ----------------------------------------------------------------
     spec = ChunkSpec(
