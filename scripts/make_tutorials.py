@@ -313,3 +313,73 @@ effects.to_frame(f"SAD of {top}").T.round(2)
     ],
     out / "04_variants.ipynb",
 )
+
+nb(
+    [
+        """md:# Scaling out on dask
+
+bazenji runs on [dask.distributed](https://distributed.dask.org): every chunk of windows (or of
+variants) becomes one named task, and the workers write their results into the same zarr store. The
+same call goes from this notebook's `LocalCluster` to a SLURM cluster or a node of GPUs; only the
+cluster object changes. `pip install "bazenji[dask]"` brings dask and distributed; {doc}`/scaling`
+has the details (what workers need, failures and resuming, stores on shared paths).""",
+        """
+import numpy as np
+from dask.distributed import Client, LocalCluster
+
+import bazenji as bz
+
+bz.settings.progress = False
+demo = bz.datasets.demo()
+regions = bz.pp.regions(demo.regions_table().head(64), genome=demo.fasta)
+
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")
+client = Client(cluster)
+client
+""",
+        """md:Pass the client (or set `bz.settings.client` once). The workers load the model once each, encode and
+predict their chunks, and the driver only gathers the per-region values:""",
+        """
+on_workers = bz.tl.predict(regions, "demo", demo.fasta, store="scaling.zarr", chunk_windows=16, client=client,
+                           overwrite=True)  # fmt: skip
+here = bz.tl.predict(regions, "demo", demo.fasta, client=False)
+print("tasks:", on_workers.uns["bazenji"]["dask"]["tasks"], "on", on_workers.uns["bazenji"]["device"])
+print("largest difference to this process:", float(np.abs(on_workers.X - here.X).max()))
+""",
+        """
+client.close()
+cluster.close()
+""",
+        """md:## On a cluster
+
+A SLURM cluster through [dask-jobqueue](https://jobqueue.dask.org): each job is one worker process with
+the cores and memory it asks for; the store must be on a filesystem every node sees.
+
+```python
+from dask_jobqueue import SLURMCluster
+from dask.distributed import Client
+
+cluster = SLURMCluster(cores=8, processes=1, memory="32GB", walltime="04:00:00",
+                       job_script_prologue=["export BAZENJI_THREADS=8"])
+cluster.scale(jobs=20)
+client = Client(cluster)
+adata = bz.tl.predict("peaks.bed", "model_human.h5", "hg38.fa", store="/shared/peaks.zarr", client=client)
+```
+
+One worker per GPU with [dask-cuda](https://docs.rapids.ai/api/dask-cuda/stable/); `device="cuda"` means
+each worker's own GPU:
+
+```python
+from dask_cuda import LocalCUDACluster
+from dask.distributed import Client
+
+client = Client(LocalCUDACluster())
+sad = bz.tl.variant_effect("biobank.vcf.gz", "model_human.h5", "hg38.fa", store="/shared/sad.zarr",
+                           device="cuda", dtype="bfloat16", client=client)
+```
+
+A run that stops (a job limit, a lost node) is resumed by calling the same function with the same
+`store=`: only chunks not yet flagged done are submitted again.""",
+    ],
+    out / "05_scaling.ipynb",
+)

@@ -223,7 +223,7 @@ def test_symbolic_and_breakend_alleles_skipped_and_counted(model, genome, chrom,
         adata = bz.tl.variant_effect(vcf, model, genome)
     assert list(adata.obs_names) == [f"span_{COMPLEMENT[b]}"]
     assert adata.uns["bazenji"]["skipped"] == {"symbolic": 2, "breakend": 1, "too_long": 0, "no_alt": 0,
-                                               "ref_equals_alt": 0}  # fmt: skip
+                                               "ref_equals_alt": 0, "ambiguous_alt": 0}  # fmt: skip
 
 
 def test_ensembles_n_encoding_track_subset_and_float16(model, genome, chrom):
