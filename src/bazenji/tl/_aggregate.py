@@ -24,8 +24,9 @@ def piece_values(
     """
     out = np.empty((len(bin_start), profile.shape[1]), dtype=np.float32)
     if aggregate in ("mean", "sum"):
-        cumulative = np.concatenate([np.zeros((1, profile.shape[1])), np.cumsum(profile, axis=0, dtype=np.float64)])
-        out[:] = cumulative[bin_end] - cumulative[bin_start]
+        # direct sums: work in proportion to the bins regions cover, not to the whole window x every track
+        for i, (start, end) in enumerate(zip(bin_start, bin_end, strict=True)):
+            out[i] = profile[start:end].sum(axis=0, dtype=np.float64)
     elif aggregate == "max":
         for i, (start, end) in enumerate(zip(bin_start, bin_end, strict=True)):
             out[i] = profile[start:end].max(axis=0)
