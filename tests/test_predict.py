@@ -253,6 +253,8 @@ def test_bad_input(model, genome_path, regions, tmp_path):
         bz.tl.predict(store, model)
     with pytest.raises(ValueError, match="device='cuda:7' is not available"):
         bz.tl.predict(regions, model, genome_path, device="cuda:7")
+    with pytest.raises(ValueError, match="batch_size=-1; expected a positive integer"):
+        bz.tl.predict(regions, model, genome_path, batch_size=-1)
 
 
 def test_overwrite_replaces_other_windows_and_keeps_finished_work(model, genome_path, regions, tmp_path, monkeypatch):
@@ -347,3 +349,13 @@ def test_resume_after_the_process_is_killed(model, genome_path, regions, tmp_pat
                             batch_size=2)  # fmt: skip
     reference = bz.tl.predict(many, model, genome_path, chunk_windows=2, batch_size=2)
     np.testing.assert_array_equal(resumed.X, reference.X)
+
+
+def test_cli_track_option_keeps_queries_whole(shared):
+    from bazenji.cli import _tracks
+
+    assert _tracks("t0,t3") == ["t0", "t3"] and _tracks("1,-2") == [1, -2] and _tracks("CAGE") == "CAGE"
+    query = _tracks("assay == 'CHIP' and biosample in ['K562', 'HepG2']")
+    table = bz.io.read_targets(shared / "data" / "targets_human.txt")
+    chosen = table.iloc[bz.io.select_tracks(table, query)]
+    assert len(chosen) > 0 and set(chosen["assay"]) == {"CHIP"} and set(chosen["biosample"]) == {"K562", "HepG2"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
 import torch
 
 logger = logging.getLogger("bazenji")
@@ -91,6 +92,14 @@ class Settings:
             raise ValueError(f"settings.verbosity={value!r}; expected one of {sorted(_VERBOSITY)}")
         self._verbosity = value
         logger.setLevel(_VERBOSITY[value])
+
+    def resolve_batch_size(self, batch_size: int | None) -> int:
+        """``batch_size``, or :attr:`batch_size` when ``None``; anything but a positive integer is refused."""
+        if batch_size is None:
+            return self._batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r}; expected a positive integer")
+        return int(batch_size)
 
     def resolve_device(self, device: str | torch.device | None = None) -> torch.device:
         """The torch device for ``device``, or for :attr:`device` when ``None``; ``"auto"`` picks the best present."""

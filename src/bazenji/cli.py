@@ -20,6 +20,8 @@ def _int_list(text: str) -> list[int]:
 def _tracks(text: str | None):
     if text is None:
         return None
+    if any(c in text for c in " =<>[]()!&|~"):  # a pandas query ("biosample in ['K562', 'HepG2']"): kept whole
+        return text
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if all(p.lstrip("-").isdigit() for p in parts):
         return [int(p) for p in parts]
@@ -28,7 +30,12 @@ def _tracks(text: str | None):
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps or auto (default: bz.settings.device)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="compute precision (default: float32; bfloat16 is faster, float16 on CUDA only)",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="windows per model call")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch and numba")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -54,11 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tracks", help="assay (CAGE), pandas query, identifiers or positions (comma-separated)")
     predict.add_argument("--rc", action="store_true", help="average with the reverse-complement prediction")
     predict.add_argument("--shifts", type=_int_list, default=[0], help="shift ensemble in bp, e.g. -1,0,1")
-    predict.add_argument("--mode", choices=["centered", "tiled"], default="centered")
-    predict.add_argument("--aggregate", choices=["mean", "sum", "max", "center"], default="mean")
+    predict.add_argument(
+        "--mode",
+        choices=["centered", "tiled"],
+        default="centered",
+        help="one window per region, or windows shared by nearby regions (default: centered)",
+    )
+    predict.add_argument(
+        "--aggregate",
+        choices=["mean", "sum", "max", "center"],
+        default="mean",
+        help="per-region value over the bins it overlaps (default: mean)",
+    )
+    predict.add_argument(
+        "--keep-profiles",
+        action="store_true",
+        help="also write full binned profiles into the window store (use with --store)",
+    )
     predict.add_argument("--store", help="window store path (kept; reuse it to resume an interrupted run)")
     predict.add_argument("-o", "--output", help="OUT.h5ad or OUT.zarr (default: predictions.h5ad)")
-    predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output, and a --store built from other windows"
+    )
     _common(predict)
 
     sad = commands.add_parser(
@@ -136,7 +160,7 @@ def run_predict(args) -> int:
     adata = bz.tl.predict(
         regions, model, genome, tracks=_tracks(args.tracks), mode=args.mode, aggregate=args.aggregate, rc=args.rc,
         shifts=args.shifts, store=args.store, keep_store=args.store is not None, device=args.device,
-        dtype=args.dtype, batch_size=args.batch_size,
+        dtype=args.dtype, batch_size=args.batch_size, keep_profiles=args.keep_profiles, overwrite=args.overwrite,
     )  # fmt: skip
     seconds = time.perf_counter() - tic
     if output.suffix == ".zarr":

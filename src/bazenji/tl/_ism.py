@@ -181,7 +181,7 @@ def ism(
     config = model.config
     span = _span(config.seq_length, center)
     obs, onehot, offsets = model_inputs(data, genome, config.seq_length, float(n_value))
-    batch_size = batch_size or settings.batch_size
+    batch_size = settings.resolve_batch_size(batch_size)
     head_tracks = track_index if len(track_index) < config.n_tracks else None
     strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
     center_bin = config.seq_length // 2 // config.bin_size - config.crop_bins
@@ -301,7 +301,7 @@ def attributions(
     obs, onehot, offsets = model_inputs(data, genome, config.seq_length, float(n_value))
     bin_index = _target_bins(bins, config.n_bins, config.seq_length // 2 // config.bin_size - config.crop_bins)
     baselines = _baselines(baseline, onehot) if method == "integrated_gradients" else None
-    batch_size = batch_size or settings.batch_size
+    batch_size = settings.resolve_batch_size(batch_size)
     head = torch.as_tensor(bin_index, device=torch_device)
 
     def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

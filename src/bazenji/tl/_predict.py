@@ -328,7 +328,7 @@ def predict(
         compute_dtype = resolve_dtype(dtype, torch_device)
     else:  # the device is each worker's: only the dtype's name can be checked here
         compute_dtype = resolve_dtype(dtype, torch.device("cuda"))
-    batch_size = batch_size or settings.batch_size
+    batch_size = settings.resolve_batch_size(batch_size)
     if into is not None and key_added in into.layers and not overwrite:
         raise ValueError(f"into.layers[{key_added!r}] exists; pass overwrite=True or another key_added")
 

@@ -265,7 +265,7 @@ def train(
     )
     if train_windows.size == 0:
         raise ValueError("no training windows: the store's split variable has no 'train' windows")
-    batch_size = batch_size or settings.batch_size
+    batch_size = settings.resolve_batch_size(batch_size)
     torch_device = settings.resolve_device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

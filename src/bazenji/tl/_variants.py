@@ -218,7 +218,7 @@ def variant_effect(
         compute_dtype = resolve_dtype(dtype, torch_device)
     else:  # the device is each worker's: only the dtype's name can be checked here
         compute_dtype = resolve_dtype(dtype, torch.device("cuda"))
-    batch_size = batch_size or settings.batch_size
+    batch_size = settings.resolve_batch_size(batch_size)
     seq_length = model.config.seq_length
 
     table = _variant_table(variants, max_indel)
