@@ -64,9 +64,13 @@ def main() -> None:
         x = torch.as_tensor(ds["onehot"][:2].values)
         y = torch.as_tensor(ds["targets"][:2].values.astype(np.float32))
         in_memory = step_time(model, x, y, args.steps) / 2
-    report["demo"] = {"first_call_s": first_call, "windows_per_s_train_call": 1 / with_loading, "windows_per_s_in_memory": 1 / in_memory,
-                      "data_and_overhead_share": max(0.0, 1 - in_memory / with_loading),
-                      "data_wait_share": float(history.metrics["data_wait_share"].iloc[0])}  # fmt: skip
+    report["demo"] = {
+        "first_call_s": first_call,
+        "windows_per_s_train_call": 1 / with_loading,
+        "windows_per_s_in_memory": 1 / in_memory,
+        "data_and_overhead_share": max(0.0, 1 - in_memory / with_loading),
+        "data_wait_share": float(history.metrics["data_wait_share"].iloc[0]),
+    }
     human = bz.models.Basenji2()
     x = torch.as_tensor(np.eye(4, dtype=np.uint8)[np.random.default_rng(0).integers(0, 4, (2, 131_072))])
     y = torch.rand(2, 896, 5313)
