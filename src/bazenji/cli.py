@@ -163,10 +163,7 @@ def run_predict(args) -> int:
         dtype=args.dtype, batch_size=args.batch_size, keep_profiles=args.keep_profiles, overwrite=args.overwrite,
     )  # fmt: skip
     seconds = time.perf_counter() - tic
-    if output.suffix == ".zarr":
-        adata.write_zarr(output)
-    else:
-        adata.write_h5ad(output)
+    _write(adata, output)
     info = adata.uns["bazenji"]
     windows = info["windows"]
     print(
@@ -179,6 +176,14 @@ def run_predict(args) -> int:
         f"written   {output}" + (f"\nstore     {args.store}" if args.store else "")
     )
     return 0
+
+
+def _write(adata, output: Path) -> None:
+    """``.zarr`` outputs as zarr, anything else as ``.h5ad``."""
+    if output.suffix == ".zarr":
+        adata.write_zarr(output)
+    else:
+        adata.write_h5ad(output)
 
 
 def run_sad(args) -> int:
@@ -197,10 +202,7 @@ def run_sad(args) -> int:
         chunk_variants=args.chunk_variants, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
     )  # fmt: skip
     seconds = time.perf_counter() - tic
-    if output.suffix == ".zarr":
-        adata.write_zarr(output)
-    else:
-        adata.write_h5ad(output)
+    _write(adata, output)
     info = adata.uns["bazenji"]
     skipped = sum(info.get("skipped", {}).values())
     print(

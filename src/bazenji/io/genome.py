@@ -476,6 +476,16 @@ class Genome:
             raise _chrom_error([chrom], self._index.names, f"the genome {self!r}") from None
 
     # -- reading -----------------------------------------------------------------------------------
+    def _layouts(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """File offset, bases per line, bytes per line and length of the sequences at ``positions``."""
+        idx = self._index
+        return (
+            idx.offsets[positions],
+            np.maximum(idx.line_bases[positions], 1),
+            idx.line_widths[positions],
+            idx.lengths[positions],
+        )
+
     def _gather(self, i: int, start: int, out: np.ndarray, table: np.ndarray, fill: int) -> np.ndarray:
         idx = self._index
         offset, lb, lw, length = (int(a[i]) for a in (idx.offsets, idx.line_bases, idx.line_widths, idx.lengths))
@@ -588,13 +598,9 @@ class Genome:
                 if rc[w]:
                     words[w] = words[w, ::-1].copy()
             return out
-        idx = self._index
         gather_onehot_many(
             self._buf(),
-            idx.offsets[positions],
-            np.maximum(idx.line_bases[positions], 1),
-            idx.line_widths[positions],
-            idx.lengths[positions],
+            *self._layouts(positions),
             starts,
             rc,
             out,
@@ -633,13 +639,9 @@ class Genome:
             for w, (i, s) in enumerate(zip(positions.tolist(), starts.tolist(), strict=True)):
                 self._gather(i, s, out[w], CODE_TABLE, N_CODE)
             return out
-        idx = self._index
         gather_many(
             self._buf(),
-            idx.offsets[positions],
-            np.maximum(idx.line_bases[positions], 1),
-            idx.line_widths[positions],
-            idx.lengths[positions],
+            *self._layouts(positions),
             starts,
             out,
             table=CODE_TABLE,

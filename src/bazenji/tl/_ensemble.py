@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .._settings import settings
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -19,6 +21,19 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     if dtype == "float16" and device.type == "cpu":
         raise ValueError("dtype='float16' is not supported on the cpu device; expected 'float32' or 'bfloat16'")
     return DTYPES[dtype]
+
+
+def resolve_placement(client, device, dtype) -> tuple[object | None, torch.device | None, torch.dtype]:
+    """The dask client (``settings.client`` when None, none when False), the local torch device, the dtype.
+
+    With a client the device is each worker's, so only the dtype's name is checked here and the local
+    device is None.
+    """
+    client = settings.client if client is None else (client or None)
+    if client is not None:
+        return client, None, resolve_dtype(dtype, torch.device("cuda"))
+    torch_device = settings.resolve_device(device)
+    return None, torch_device, resolve_dtype(dtype, torch_device)
 
 
 def shift_onehot(onehot: torch.Tensor, shift: int) -> torch.Tensor:

@@ -24,7 +24,7 @@ from .._settings import settings
 from ..io import default_targets, select_tracks
 from ..models import Basenji2, load
 from ._aggregate import check_aggregate, combine_pieces, piece_values
-from ._ensemble import DTYPES, predict_onehot, resolve_dtype, strand_pair_permutation
+from ._ensemble import DTYPES, predict_onehot, resolve_placement, strand_pair_permutation
 
 logger = logging.getLogger("bazenji")
 
@@ -322,12 +322,7 @@ def predict(
     shifts = [int(s) for s in shifts] or [0]
     given_model = model
     model = resolve_model(model)
-    client = settings.client if client is None else (client or None)
-    if client is None:
-        torch_device = settings.resolve_device(device)
-        compute_dtype = resolve_dtype(dtype, torch_device)
-    else:  # the device is each worker's: only the dtype's name can be checked here
-        compute_dtype = resolve_dtype(dtype, torch.device("cuda"))
+    client, torch_device, compute_dtype = resolve_placement(client, device, dtype)
     batch_size = settings.resolve_batch_size(batch_size)
     if into is not None and key_added in into.layers and not overwrite:
         raise ValueError(f"into.layers[{key_added!r}] exists; pass overwrite=True or another key_added")

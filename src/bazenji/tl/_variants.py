@@ -25,7 +25,7 @@ from ..io import read_vcf, select_tracks
 from ..io.vcf import COLUMNS as VCF_COLUMNS
 from ..store._results import results_key
 from ._alleles import _batches, _RefCarry, _score_batch, check_sites, chunk_windows, encode_texts, predict_windows
-from ._ensemble import DTYPES, resolve_dtype, strand_pair_permutation
+from ._ensemble import DTYPES, resolve_placement, strand_pair_permutation
 from ._predict import _h5ad_safe, _versions, model_fingerprint, resolve_genome, resolve_model, track_table
 
 logger = logging.getLogger("bazenji")
@@ -212,12 +212,7 @@ def variant_effect(
     shifts = [int(s) for s in shifts] or [0]
     model = resolve_model(model)
     genome = resolve_genome(genome)
-    client = settings.client if client is None else (client or None)
-    if client is None:
-        torch_device = settings.resolve_device(device)
-        compute_dtype = resolve_dtype(dtype, torch_device)
-    else:  # the device is each worker's: only the dtype's name can be checked here
-        compute_dtype = resolve_dtype(dtype, torch.device("cuda"))
+    client, torch_device, compute_dtype = resolve_placement(client, device, dtype)
     batch_size = settings.resolve_batch_size(batch_size)
     seq_length = model.config.seq_length
 
