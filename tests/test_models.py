@@ -168,6 +168,12 @@ def test_corrupt_directories_list_the_formats(shared, tmp_path):
     (truncated / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes()[:1000])
     with pytest.raises(ValueError, match="not a readable safetensors file.*formats understood"):
         bz.models.load(truncated)
+    not_an_object = tmp_path / "list_json"
+    not_an_object.mkdir()
+    (not_an_object / "config.json").write_text("[1, 2]")
+    (not_an_object / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match="JSON list, expected an object; formats understood"):
+        bz.models.load(not_an_object)
 
 
 def test_keras_model_config_wins_and_a_disagreeing_config_is_an_error(shared, caplog):
@@ -203,6 +209,9 @@ def test_track_table_length_mismatch(shared):
         ({"dilation_rate": 0}, "dilation_rate=0; expected both >= 1"),
         ({"bn_momentum": 2}, "bn_momentum=2; expected"),
         ({"tower_channels": (8, 9.5)}, "expected integer widths"),
+        ({"tower_channels": 5}, "expected a sequence of widths"),
+        ({"n_res_blocks": 2.5}, "n_res_blocks=2.5; expected an integer >= 0"),
+        ({"crop_bins": 1.5}, "crop_bins=1.5; expected an integer >= 0"),
     ],
 )
 def test_invalid_configs(changes, message):
@@ -291,12 +300,19 @@ def test_input_validation():
         model(torch.zeros(1, 1000, 4))
     with pytest.raises(ValueError, match="crop leaves no bins; expected at least 2176 bp"):
         model(torch.zeros(1, 2048, 4))
+    with torch.inference_mode():
+        for bad in ([12], [-1], [0.5], []):
+            with pytest.raises(ValueError, match=r"tracks=.*expected"):
+                model(torch.zeros(1, 16384, 4), tracks=bad)
+    with pytest.raises(ValueError, match=r"tracks=\[-1\]; expected positions in \[0, 12\)"):
+        model.select_tracks([-1])
 
 
 def test_save_and_load_roundtrip(tmp_path):
     torch.manual_seed(4)
     table = pd.DataFrame({"description": [f"DNASE:cell{i}" for i in range(12)]}, index=[f"t{i}" for i in range(12)])
     model = randomize_batch_norm(Basenji2(small_config(gelu="tanh"), targets=table)).eval()
+    model.stem.bn.num_batches_tracked.fill_(5)  # training state a resumed run continues from
     model.save(tmp_path / "m")
     with pytest.raises(FileExistsError):
         model.save(tmp_path / "m")
@@ -309,5 +325,17 @@ def test_save_and_load_roundtrip(tmp_path):
     assert bz.models.load(tmp_path / "named").track_names == ["001", "NA", *map(str, range(10))]
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
+    assert int(loaded.stem.bn.num_batches_tracked) == 5
     x = random_onehot(1, 16_384, seed=6)
     np.testing.assert_array_equal(run(model, x), run(loaded, x))
+    # config= as a dict is compared field by field with the saved one; gelu= changes the form of a loaded model
+    assert bz.models.load(tmp_path / "m", config=model.config.to_dict()).config == model.config
+    with pytest.raises(ValueError, match="crop_bins: config= 1 vs file"):
+        bz.models.load(tmp_path / "m", config={**model.config.to_dict(), "crop_bins": 1})
+    erf = bz.models.load(loaded, gelu="erf")
+    assert erf.config.gelu == "erf" and loaded.config.gelu == "tanh" and erf.track_names == loaded.track_names
+    reference = Basenji2(small_config(gelu="erf")).eval()
+    reference.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(run(erf, x), run(reference, x))
+    assert np.abs(run(erf, x) - run(loaded, x)).max() > 1e-5
+    assert bz.models.load("demo", gelu="erf").config.gelu == "erf"

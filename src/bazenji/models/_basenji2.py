@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._config import Basenji2Config
-from ._inference import InferencePlan
+from ._inference import InferencePlan, track_index
 
 logger = logging.getLogger("bazenji")
 
@@ -237,7 +237,7 @@ class Basenji2(nn.Module):
         weight, bias = self.head.weight, self.head.bias
         index = None
         if tracks is not None:
-            index = torch.as_tensor(np.asarray(tracks, dtype=np.int64), device=weight.device)
+            index = track_index(tracks, self.config.n_tracks, weight.device)
         if self._fast_inference():
             x, dtype = self._check_input(x)
             plan = self.inference_plan(dtype, x.device)
@@ -249,9 +249,7 @@ class Basenji2(nn.Module):
 
     def select_tracks(self, tracks) -> Basenji2:
         """A model that computes only ``tracks`` (positions), sharing the trunk with this one."""
-        index = np.asarray(tracks, dtype=np.int64)
-        if index.ndim != 1 or index.size == 0 or index.min() < 0 or index.max() >= self.config.n_tracks:
-            raise ValueError(f"tracks={tracks!r}; expected positions in [0, {self.config.n_tracks})")
+        index = track_index(tracks, self.config.n_tracks).numpy()
         config = Basenji2Config.from_dict({**self.config.to_dict(), "n_tracks": int(index.size)})
         new = Basenji2.__new__(Basenji2)
         nn.Module.__init__(new)

@@ -72,6 +72,8 @@ class Basenji2Config:
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.tower_channels, str | bytes) or not hasattr(self.tower_channels, "__iter__"):
+            raise ValueError(f"Basenji2Config.tower_channels={self.tower_channels!r}; expected a sequence of widths")
         if not all(isinstance(c, int | np.integer) for c in self.tower_channels):
             raise ValueError(f"Basenji2Config.tower_channels={self.tower_channels!r}; expected integer widths")
         object.__setattr__(self, "tower_channels", tuple(int(c) for c in self.tower_channels))
@@ -87,12 +89,14 @@ class Basenji2Config:
             "n_tracks": self.n_tracks,
         }
         for name, value in positive_ints.items():
-            if not isinstance(value, int | np.integer) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"Basenji2Config.{name}={value!r}; expected a positive integer")
         if len(self.tower_channels) == 0 or any(c < 1 for c in self.tower_channels):
             raise ValueError(f"Basenji2Config.tower_channels={self.tower_channels!r}; expected positive widths")
-        if self.n_res_blocks < 0:
-            raise ValueError(f"Basenji2Config.n_res_blocks={self.n_res_blocks!r}; expected >= 0")
+        for name in ("n_res_blocks", "crop_bins"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"Basenji2Config.{name}={value!r}; expected an integer >= 0")
         for name in ("stem_kernel", "tower_kernel", "res_kernel"):
             if getattr(self, name) % 2 == 0:  # "same" padding of an even kernel shifts the output by half a base
                 raise ValueError(f"Basenji2Config.{name}={getattr(self, name)}; expected an odd kernel size")
@@ -106,8 +110,6 @@ class Basenji2Config:
                 f"Basenji2Config.bn_eps={self.bn_eps!r}, bn_momentum={self.bn_momentum!r}; expected bn_eps > 0 "
                 "and bn_momentum in [0, 1)"
             )
-        if self.crop_bins < 0:
-            raise ValueError(f"Basenji2Config.crop_bins={self.crop_bins!r}; expected >= 0")
         if self.gelu not in GELU_FORMS:
             raise ValueError(f"Basenji2Config.gelu={self.gelu!r}; expected one of {GELU_FORMS}")
         if self.seq_length % self.bin_size:

@@ -14,6 +14,16 @@ import torch.nn.functional as F
 SIGMOID_SCALE = 1.702
 
 
+def track_index(tracks, n_tracks: int, device: torch.device | None = None) -> torch.Tensor:
+    """``tracks`` (integer positions) as an index tensor, refusing positions outside ``[0, n_tracks)``."""
+    index = np.asarray(tracks)
+    if index.ndim != 1 or index.size == 0 or not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"tracks={tracks!r}; expected a non-empty list of integer track positions")
+    if index.min() < 0 or index.max() >= n_tracks:
+        raise ValueError(f"tracks={tracks!r}; expected positions in [0, {n_tracks})")
+    return torch.as_tensor(index.astype(np.int64), device=device)
+
+
 def activation_scale(form: str) -> float:
     """How much larger than the model's own the activation inputs are kept for ``form``."""
     return SIGMOID_SCALE if form == "sigmoid" else 1.0
@@ -461,7 +471,7 @@ class OptimizedBasenji2(torch.nn.Module):
     def forward(self, x: torch.Tensor, *, tracks=None) -> torch.Tensor:
         """Coverage ``(batch, bins, tracks)`` in float32; see :meth:`bazenji.models.Basenji2.forward`."""
         self.model._check_input(x)
-        index = None if tracks is None else torch.as_tensor(np.asarray(tracks, dtype=np.int64), device=x.device)
+        index = None if tracks is None else track_index(tracks, self.config.n_tracks, x.device)
         with torch.inference_mode():
             return self._run(x.to(self.dtype) if self.compiled else x, index)
 

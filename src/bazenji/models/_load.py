@@ -51,6 +51,11 @@ def detect_format(path: str | Path) -> str:
             meta = json.loads(config.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{config} is not valid JSON ({err}); formats understood: {_formats_text()}") from err
+        if not isinstance(meta, dict):
+            raise ValueError(
+                f"{config} holds a JSON {type(meta).__name__}, expected an object; "
+                f"formats understood: {_formats_text()}"
+            )
         if meta.get("format") == "bazenji":
             return "bazenji"
         if meta.get("model_type") == "basenji":
@@ -238,7 +243,10 @@ def _load_keras(path: Path, config, gelu: str) -> tuple[Basenji2, dict[str, np.n
     kernels = [layers[name]["kernel"].transpose(2, 1, 0) for name in convs]
     declared = _keras_gelu_declared(model_config)
     if declared and declared != gelu:
-        logger.info("the file's model_config computes GELU as %r; bazenji uses gelu=%r", declared, gelu)
+        logger.warning(
+            "%s: its model_config computes GELU as %r but bazenji uses gelu=%r; pass gelu=%r for the file's form",
+            path.name, declared, gelu, declared,
+        )  # fmt: skip
 
     if model_config is not None:  # the file describes itself: that wins, and a config= must agree with it
         from_file = _config_from_keras_json(model_config, gelu=gelu)
@@ -398,13 +406,17 @@ def _load_bazenji(path: Path, config, gelu: str | None) -> tuple[Basenji2, dict[
 
     meta = json.loads((path / "config.json").read_text())
     stored = Basenji2Config.from_dict(meta["config"])
-    if config is not None and config != stored:
-        raise ValueError(f"{path} was saved with {stored}, which differs from config={config}")
+    if config is not None:
+        _check_agrees(_resolve_config(config, lambda: None, path), stored, path)
     if gelu is not None and gelu != stored.gelu:
         stored = Basenji2Config.from_dict({**stored.to_dict(), "gelu": gelu})
     state = _read_safetensors(path, load_file)
     model = Basenji2(stored)
     mapped = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    with torch.no_grad():  # not weights, but part of the state a further training run continues from
+        for key, value in model.state_dict().items():
+            if key.endswith("num_batches_tracked") and key in state:
+                value.copy_(torch.from_numpy(np.asarray(state[key])).to(value.dtype))
     if (path / "targets.tsv").exists():
         import pandas as pd
 
@@ -434,6 +446,14 @@ def assign_weights(model: Basenji2, mapped: dict[str, np.ndarray], *, source: st
             target.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype))
 
 
+def _with_gelu(model: Basenji2, gelu: str) -> Basenji2:
+    """A copy of ``model`` computing GELU as ``gelu`` (same weights, track table and source)."""
+    changed = Basenji2(Basenji2Config.from_dict({**model.config.to_dict(), "gelu": gelu}), targets=model.targets)
+    changed.load_state_dict(model.state_dict())
+    changed.source = dict(model.source)
+    return changed
+
+
 def load(
     source: str | Path | Basenji2,
     *,
@@ -448,7 +468,8 @@ def load(
     ----------
     source
         A path (format detected from the file: see :data:`FORMATS`), ``"demo"`` for the embedded demo
-        model, or a :class:`Basenji2` (returned as is, with ``targets`` attached).
+        model, or a :class:`Basenji2` (returned as is, with ``targets`` attached; a copy when ``gelu``
+        asks for another form).
     config
         The architecture when the file does not carry it: a :class:`Basenji2Config`, a calico params
         dict or a params JSON path. A Keras file's own ``model_config`` always wins (a ``config`` that
@@ -463,12 +484,15 @@ def load(
     tracks
         Track positions to keep; the head is sliced so only those are computed.
     """
-    if isinstance(source, Basenji2):
-        model = source
-    elif str(source) == "demo":
-        from ..datasets import demo_model
+    if isinstance(source, Basenji2) or str(source) == "demo":
+        if isinstance(source, Basenji2):
+            model = source
+        else:
+            from ..datasets import demo_model
 
-        model = demo_model()
+            model = demo_model()
+        if gelu is not None and gelu != model.config.gelu:
+            model = _with_gelu(model, gelu)
     else:
         path = Path(source).expanduser()
         fmt = detect_format(path)
