@@ -245,8 +245,13 @@ def test_bad_input(model, genome_path, regions, tmp_path):
         bz.tl.predict(regions, model, genome_path, dtype="float16", device="cpu")
     with pytest.raises(ValueError, match="aggregate='median'"):
         bz.tl.predict(regions, model, genome_path, aggregate="median")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no regions in"):
         bz.tl.predict(regions.iloc[:0], model, genome_path)
+    nan_start = regions.astype({"Start": float}).assign(Start=lambda df: df["Start"].where(df.index != 2))
+    with pytest.raises(ValueError, match=r"Start is not an integer on rows \(0-based\) 2 \(e.g. .*nan"):
+        bz.tl.predict(nan_start, model, genome_path)
+    with pytest.raises(ValueError, match="genome=None with the model from .*expected a bz.io.Genome or a FASTA path"):
+        bz.tl.predict(regions, model)
     store = tmp_path / "other.zarr"
     bz.pp.encode(bz.pp.regions(regions), genome_path, store, seq_length=2 * L)
     with pytest.raises(ValueError, match=str(L)):
@@ -289,6 +294,14 @@ def test_cli_end_to_end(model, genome_path, regions, tmp_path):
     np.testing.assert_allclose(result.X, expected.X, rtol=1e-6)
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+    # tiled mode with its default margin: 4,096 bp, at most an eighth of this model's 14,336 bp output span
+    tiled = [*command[:-3], "--mode", "tiled", "-o", str(tmp_path / "tiled.h5ad"), "--quiet"]
+    done = subprocess.run(tiled, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    plan = bz.pp.plan_windows(bz.pp.regions(regions), mode="tiled", model=model, margin=14_336 // 8)
+    by_hand = bz.tl.predict(regions, model, genome_path, tracks=["t0", "t3"], mode="tiled", margin=14_336 // 8)
+    assert ad.read_h5ad(tmp_path / "tiled.h5ad").uns["bazenji"]["windows"]["n_windows"] == plan.n_windows
+    np.testing.assert_allclose(ad.read_h5ad(tmp_path / "tiled.h5ad").X, by_hand.X, rtol=1e-6)
     # an output that cannot be written is refused before any prediction, in one line
     command[command.index("-o") + 1] = str(tmp_path / "no" / "such" / "folder" / "out.h5ad")
     nowhere = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="predict tracks for regions (BED/narrowPeak) into .h5ad or .zarr",
-        description="Predict Basenji2 coverage for every region; with no REGIONS, runs on the embedded demo.",
+        description="Predict Basenji2 coverage for every region. With no REGIONS and no other inputs it runs the "
+        "demo job (as `bazenji demo`: predictions, clusters, heatmap; -o names the predictions file); with no REGIONS "
+        "but other options it predicts the demo regions with them.",
     )
     predict.add_argument("regions", nargs="?", help="BED / narrowPeak / TSV of regions, or an existing window store")
     predict.add_argument("--genome", help="FASTA (with or without .fai; bgzip + .gzi works)")
@@ -146,6 +148,15 @@ def run_predict(args) -> int:
     """``bazenji predict``."""
     import bazenji as bz
 
+    defaults = build_parser().parse_args(["predict"])
+    options = ("genome", "model", "targets", "tracks", "rc", "shifts", "mode", "aggregate", "keep_profiles", "store")
+    if args.regions is None and all(getattr(args, o) == getattr(defaults, o) for o in options):
+        from .datasets._demo_job import run_demo
+
+        output = Path(args.output or "bazenji_demo_out/predictions.h5ad")
+        print(f"no regions given: running the demo job (as `bazenji demo -o {output.parent}`)", file=sys.stderr)
+        return run_demo(outdir=output.parent, predictions=output, device=args.device, dtype=args.dtype,
+                        batch_size=args.batch_size)  # fmt: skip
     output = Path(args.output or "predictions.h5ad")
     _check_output(output, args.overwrite)
     regions, genome, model = args.regions, args.genome, args.model

@@ -8,12 +8,13 @@ from pathlib import Path
 
 def run_demo(
     *, outdir: str | Path = "bazenji_demo_out", device: str | None = None, dtype: str = "float32",
-    batch_size: int | None = None,
+    batch_size: int | None = None, predictions: str | Path | None = None,
 ) -> int:  # fmt: skip
     """Run the whole bazenji flow on the demo and print a summary; returns the exit status.
 
     Writes ``predictions.h5ad`` (regions x tracks with Leiden clusters, UMAP and observed coverage as the
-    ``observed`` layer), ``windows.zarr`` (the window store with profiles) and ``heatmap.png``.
+    ``observed`` layer; elsewhere, or as ``.zarr``, with ``predictions=``), ``windows.zarr`` (the window store
+    with profiles) and ``heatmap.png`` into ``outdir``.
     """
     import matplotlib
 
@@ -44,8 +45,13 @@ def run_demo(
     fig.savefig(outdir / "heatmap.png", dpi=120, bbox_inches="tight")
     r = bz.pl.predicted_vs_observed(adata, observed, show=False)
     matplotlib.pyplot.close("all")
-    adata.write_h5ad(outdir / "predictions.h5ad")
-    ad.read_h5ad(outdir / "predictions.h5ad")  # the written file reads back
+    predictions = outdir / "predictions.h5ad" if predictions is None else Path(predictions)
+    if predictions.suffix == ".zarr":
+        adata.write_zarr(predictions)
+        ad.read_zarr(predictions)  # the written file reads back
+    else:
+        adata.write_h5ad(predictions)
+        ad.read_h5ad(predictions)
 
     info = adata.uns["bazenji"]
     by_assay = r.groupby("assay", observed=True)["pearson_r"].mean()
@@ -61,6 +67,6 @@ def run_demo(
     if len(top):
         print("  top marker track per planted class: "
               + "; ".join(f"{g}: {t}" for g, t in zip(top["group"], top["track"], strict=False)))  # fmt: skip
-    print(f"  written {outdir / 'predictions.h5ad'}, {outdir / 'heatmap.png'}, {store} "
+    print(f"  written {predictions}, {outdir / 'heatmap.png'}, {store} "
           f"in {time.perf_counter() - tic:.0f} s")  # fmt: skip
     return 0 if np.isfinite(adata.X).all() else 1

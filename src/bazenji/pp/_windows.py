@@ -18,7 +18,7 @@ def plan_windows(
     mode: Literal["centered", "tiled"] = "centered",
     seq_length: int = 131_072,
     model: object | None = None,
-    margin: int = 4_096,
+    margin: int | None = None,
     bin_size: int = 128,
     crop_bins: int = 64,
     stranded: bool = False,
@@ -40,7 +40,8 @@ def plan_windows(
         A model (anything with ``config.seq_length``, ``config.bin_size`` and ``config.crop_bins``) whose
         geometry replaces ``seq_length``, ``bin_size`` and ``crop_bins``.
     margin
-        Tiled mode: least distance in bp between a region and the edges of its window's output span.
+        Tiled mode: least distance in bp between a region and the edges of its window's output span; by default
+        4,096 bp (an eighth of the span for models whose output span is shorter than 32,768 bp).
     bin_size
         Output bin size in bp; ignored when ``model`` is given.
     crop_bins

@@ -221,8 +221,19 @@ def _tile_group(start: np.ndarray, end: np.ndarray, lead: int, span: int, margin
     return np.asarray(spans, np.int64) - lead, window_of
 
 
+def default_margin(span: int) -> int:
+    """Tiled mode's default margin: 4,096 bp (32 bins of the human model), at most an eighth of the output span."""
+    return min(4_096, span // 8)
+
+
 def plan_tiled(
-    regions: pd.DataFrame, *, seq_length: int, bin_size: int, crop_bins: int, margin: int, stranded: bool = False
+    regions: pd.DataFrame,
+    *,
+    seq_length: int,
+    bin_size: int,
+    crop_bins: int,
+    margin: int | None = None,
+    stranded: bool = False,
 ) -> WindowPlan:
     """Few windows shared by nearby regions, each region at least ``margin`` bp inside its window's output span.
 
@@ -231,6 +242,9 @@ def plan_tiled(
     """
     seq_length, bin_size, crop_bins, n_bins = geometry(seq_length, bin_size, crop_bins)
     span, lead = n_bins * bin_size, crop_bins * bin_size
+    margin = default_margin(span) if margin is None else margin
+    if isinstance(margin, bool) or not isinstance(margin, int | np.integer):
+        raise ValueError(f"margin={margin!r}; expected an integer number of bp")
     margin = int(margin)
     if margin < 0 or 2 * margin >= span:
         raise ValueError(f"margin={margin} must be >= 0 and leave room in an output span of {span} bp")

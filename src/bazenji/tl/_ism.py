@@ -51,7 +51,7 @@ def _fit_onehot(x: np.ndarray, length: int, n_value: float) -> tuple[np.ndarray,
     return out, front
 
 
-def model_inputs(data, genome, seq_length: int, n_value: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def model_inputs(data, genome, model, n_value: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Windows for ISM and attributions: ``obs``, one-hot ``(n, L, 4)`` float32, and each window's coordinate.
 
     ``data`` is a sequence (str), a list of sequences, a one-hot array ``(L, 4)`` or ``(n, L, 4)``, or regions
@@ -60,6 +60,7 @@ def model_inputs(data, genome, seq_length: int, n_value: float) -> tuple[pd.Data
     midpoint. The coordinate is where window index 0 lies: a genomic position for regions, a position in the
     given sequence (``-front padding``) for sequences.
     """
+    seq_length = model.config.seq_length
     if isinstance(data, str) or (isinstance(data, list | tuple) and data and all(isinstance(d, str) for d in data)):
         texts = [data] if isinstance(data, str) else list(data)
         onehots, offsets = [], []
@@ -81,7 +82,7 @@ def model_inputs(data, genome, seq_length: int, n_value: float) -> tuple[pd.Data
     from .. import pp
     from ._predict import resolve_genome
 
-    genome = resolve_genome(genome)
+    genome = resolve_genome(genome, model)
     regions = pp.regions(data, genome=genome)
     obs = regions.obs.copy()
     starts = ((obs["Start"].to_numpy() + obs["End"].to_numpy()) // 2 - seq_length // 2).astype(np.int64)
@@ -147,7 +148,7 @@ def ism(
         A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the demo model
         when None.
     genome
-        A :class:`~bazenji.io.Genome` or FASTA path for regions; the demo genome when None.
+        A :class:`~bazenji.io.Genome` or FASTA path for regions; None means the demo genome (demo model only).
     center
         Length of the mutated span, starting at window index ``L//2 - center//2``.
     tracks
@@ -180,7 +181,7 @@ def ism(
     model, torch_device, compute_dtype, var, track_index = _setup(model, tracks, device, dtype)
     config = model.config
     span = _span(config.seq_length, center)
-    obs, onehot, offsets = model_inputs(data, genome, config.seq_length, float(n_value))
+    obs, onehot, offsets = model_inputs(data, genome, model, float(n_value))
     batch_size = settings.resolve_batch_size(batch_size)
     head_tracks = track_index if len(track_index) < config.n_tracks else None
     strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
@@ -298,7 +299,7 @@ def attributions(
     model, torch_device, _, var, track_index = _setup(model, tracks, device, "float32")
     config = model.config
     span = _span(config.seq_length, center)
-    obs, onehot, offsets = model_inputs(data, genome, config.seq_length, float(n_value))
+    obs, onehot, offsets = model_inputs(data, genome, model, float(n_value))
     bin_index = _target_bins(bins, config.n_bins, config.seq_length // 2 // config.bin_size - config.crop_bins)
     baselines = _baselines(baseline, onehot) if method == "integrated_gradients" else None
     batch_size = settings.resolve_batch_size(batch_size)

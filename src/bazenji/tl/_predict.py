@@ -40,14 +40,19 @@ def resolve_model(model) -> Basenji2:
     return model if isinstance(model, Basenji2) else load(model)
 
 
-def resolve_genome(genome):
-    """A :class:`bazenji.io.Genome` from a genome, a path, or None (the demo genome)."""
+def resolve_genome(genome, model: Basenji2):
+    """A :class:`bazenji.io.Genome` from a genome or a path; None means the demo genome, for the demo model only."""
     from ..io import Genome
 
     if genome is None:
+        if model.source.get("path") != "demo":
+            raise ValueError(
+                f"genome=None with the model from {model.source.get('path')!r}: expected a bz.io.Genome or a FASTA "
+                "path (the embedded demo genome is the default for the demo model only)"
+            )
         from ..datasets import demo
 
-        logger.warning("no genome given: using the embedded demo genome")
+        logger.warning("no genome given: using the embedded demo genome, the demo model's")
         genome = demo().fasta
     return genome if isinstance(genome, Genome) else Genome(genome)
 
@@ -267,14 +272,16 @@ def predict(
         A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the
         embedded demo model when None.
     genome
-        A :class:`~bazenji.io.Genome` or a FASTA path; the demo genome when None. Not needed for a store.
+        A :class:`~bazenji.io.Genome` or a FASTA path; None means the demo genome, allowed with the demo model
+        only. Not needed for a store.
     tracks
         Tracks to compute: positions, identifiers, a boolean mask, an assay name (``"CAGE"``) or a pandas
         query on the track table. Only those head rows are computed.
     mode
         ``"centered"``: one window per region centred on it; ``"tiled"``: nearby regions share windows.
     margin
-        Tiled mode: minimum bp between a region and the edges of its window's output span.
+        Tiled mode: minimum bp between a region and the edges of its window's output span (default: see
+        :func:`bazenji.pp.plan_windows`).
     aggregate
         Per-region value over the bins the region overlaps: ``"mean"``, ``"sum"``, ``"max"`` or
         ``"center"`` (the bin holding the region's midpoint).
@@ -343,7 +350,7 @@ def predict(
     else:
         from .. import pp
 
-        genome = resolve_genome(genome)
+        genome = resolve_genome(genome, model)
         regions = pp.regions(data, genome=genome)
         plan = pp.plan_windows(regions, mode=mode, model=model, margin=margin)
         store_path = Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr" if temporary else Path(store)

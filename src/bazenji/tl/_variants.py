@@ -151,7 +151,7 @@ def variant_effect(
         A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the demo model
         when None.
     genome
-        A :class:`~bazenji.io.Genome` or FASTA path; the demo genome when None.
+        A :class:`~bazenji.io.Genome` or FASTA path; None means the demo genome, allowed with the demo model only.
     tracks
         Tracks to score, in any form :func:`bazenji.io.select_tracks` accepts; only their head rows run.
     rc, shifts
@@ -211,7 +211,7 @@ def variant_effect(
     n_value = float(n_value)
     shifts = [int(s) for s in shifts] or [0]
     model = resolve_model(model)
-    genome = resolve_genome(genome)
+    genome = resolve_genome(genome, model)
     client, torch_device, compute_dtype = resolve_placement(client, device, dtype)
     batch_size = settings.resolve_batch_size(batch_size)
     seq_length = model.config.seq_length
