@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import scanpy as sc
 import torch
@@ -154,6 +155,15 @@ def test_predict_with_no_inputs_is_the_demo_job(tmp_path, monkeypatch):
     # with other options, no regions means the demo regions predicted with those options
     assert cli.main(["predict", "--model", str(tmp_path / "missing"), "-o", str(tmp_path / "q.h5ad")]) == 2
     assert len(calls) == 1
+
+
+def test_track_subsets_of_a_saved_model_write_to_h5ad(model, demo, tmp_path):
+    """The saved track table reads back with read_targets' dtypes: an all-missing ``target`` column still writes."""
+    assert isinstance(model.targets["target"].dtype, pd.CategoricalDtype)
+    adata = bz.tl.predict(bz.pp.regions(demo.regions_table()).obs.iloc[:1], model, demo.fasta, tracks="DNASE")
+    assert adata.var["target"].isna().all()
+    adata.write_h5ad(tmp_path / "dnase.h5ad")
+    assert list(ad.read_h5ad(tmp_path / "dnase.h5ad").var_names) == ["DNASE_HepG2", "DNASE_K562", "DNASE_GM12878"]
 
 
 def test_demo_model_predicts_from_sequence(model):

@@ -133,6 +133,33 @@ def test_rc_shift_ensemble_and_track_subset(model, genome_path, regions):
     np.testing.assert_allclose(adata.X, np.array(expected), rtol=2e-5, atol=1e-6)
 
 
+def test_rc_swaps_strand_pairs_by_index_in_any_track_subset(model, genome_path, regions, recwarn):
+    table = bz.io.read_targets(pd.DataFrame({
+        "index": np.arange(12), "identifier": [f"t{i}" for i in range(12)],
+        "description": [f"CAGE:cell{i // 2}" for i in range(12)],
+        "strand_pair": [0, 1, 2, 3, 5, 4, 6, 7, 9, 8, 10, 11],  # t4/t5 and t8/t9 are + and - strands
+    }))  # fmt: skip
+    paired = Basenji2(model.config, targets=table).eval()
+    paired.load_state_dict(model.state_dict())
+    r = regions.iloc[0]
+    start = (r.Start + r.End) // 2 - L // 2
+    base = onehot_window(genome_path, r.Chromosome, start)
+    reverse = direct(paired, base[::-1, ::-1].copy())[::-1]
+    profile = (direct(paired, base) + reverse[:, [0, 1, 2, 3, 5, 4, 6, 7, 9, 8, 10, 11]]) / 2
+    first = start + CROP * BIN
+    expected = profile[(r.Start - first) // BIN : -(-(r.End - first) // BIN)].mean(0)
+    subset = [9, 2, 5, 4, 8]
+    by_tracks = bz.tl.predict(regions.iloc[:1], paired, genome_path, rc=True, tracks=subset)
+    by_model = bz.tl.predict(regions.iloc[:1], paired.select_tracks(subset), genome_path, rc=True)
+    np.testing.assert_allclose(by_tracks.X[0], expected[subset], rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(by_model.X[0], expected[subset], rtol=2e-5, atol=1e-6)
+    assert not [w for w in recwarn if "without their partner" in str(w.message)]
+    with pytest.warns(UserWarning, match=r"1 strand-paired tracks are computed without their partner \(e.g. 't5'"):
+        alone = bz.tl.predict(regions.iloc[:1], paired, genome_path, rc=True, tracks=[5, 2])
+    unswapped = ((direct(paired, base) + reverse) / 2)[(r.Start - first) // BIN : -(-(r.End - first) // BIN)]
+    np.testing.assert_allclose(alone.X[0], unswapped.mean(0)[[5, 2]], rtol=2e-5, atol=1e-6)
+
+
 def test_human_track_table_in_var(shared, genome_path, regions):
     torch.manual_seed(1)
     model = Basenji2(small_config(n_tracks=5313), targets=shared / "data" / "targets_human.txt").eval()

@@ -189,12 +189,30 @@ def run_predict(args) -> int:
     return 0
 
 
-def _write(adata, output: Path) -> None:
-    """``.zarr`` outputs as zarr, anything else as ``.h5ad``."""
-    if output.suffix == ".zarr":
-        adata.write_zarr(output)
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
     else:
-        adata.write_h5ad(output)
+        path.unlink(missing_ok=True)
+
+
+def _write(adata, output: Path) -> None:
+    """Write ``.zarr`` outputs as zarr, anything else as ``.h5ad``.
+
+    The file is written beside the output and renamed, so a failed write leaves no partial output behind
+    (which a rerun would refuse as existing).
+    """
+    partial = output.with_name(f".{output.name}.partial")
+    _remove(partial)
+    try:
+        adata.write_zarr(partial) if output.suffix == ".zarr" else adata.write_h5ad(partial)
+    except BaseException:
+        _remove(partial)
+        raise
+    _remove(output)
+    os.replace(partial, output)
 
 
 def run_sad(args) -> int:
@@ -244,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         from .datasets._demo_job import run_demo
 
         return run_demo(outdir=args.outdir, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
-    except (ValueError, KeyError, OSError) as err:  # OSError: missing, existing or unwritable files, full disks
+    except (ValueError, KeyError, TypeError, OSError) as err:  # OSError: missing, existing or unwritable files
         print(f"bazenji {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ._names import make_unique, show
 
-__all__ = ["UNKNOWN_ASSAY", "TrackSelection", "default_targets", "read_targets", "select_tracks"]
+__all__ = ["UNKNOWN_ASSAY", "TrackSelection", "default_targets", "read_targets", "select_tracks", "strand_partners"]
 
 #: ``assay`` of a track whose description has no ``PREFIX:`` to read the assay from.
 UNKNOWN_ASSAY = "unknown"
@@ -134,6 +134,21 @@ def default_targets(n_tracks: int) -> pd.DataFrame:
         raise ValueError(f"n_tracks={n_tracks!r}; expected a positive integer")
     names = [f"track_{i}" for i in range(int(n_tracks))]
     return pd.DataFrame({"identifier": names}, index=pd.Index(names, dtype=object))
+
+
+def strand_partners(table: pd.DataFrame | None) -> np.ndarray | None:
+    """Each track's strand partner as a row position of ``table``; None without a ``strand_pair`` column.
+
+    ``strand_pair`` names the partner by its ``index`` (the targets file's first column, kept by
+    :func:`read_targets`), as the official code does, so a subset of a table still pairs correctly. A track
+    whose partner is not in ``table``, or that has none (missing value), is its own partner.
+    """
+    if table is None or "strand_pair" not in table.columns:
+        return None
+    ids = table["index"].to_numpy() if "index" in table.columns else np.arange(len(table))
+    position_of = {int(i): p for p, i in enumerate(ids)}
+    pairs = pd.to_numeric(table["strand_pair"], errors="coerce").to_numpy()
+    return np.array([p if np.isnan(pair) else position_of.get(int(pair), p) for p, pair in enumerate(pairs)], np.int64)
 
 
 def select_tracks(table: pd.DataFrame, tracks: TrackSelection = None) -> np.ndarray:

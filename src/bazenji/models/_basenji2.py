@@ -259,7 +259,10 @@ class Basenji2(nn.Module):
         with torch.no_grad():
             new.head.weight.copy_(self.head.weight[torch.as_tensor(index)])
             new.head.bias.copy_(self.head.bias[torch.as_tensor(index)])
-        new._targets = None if self._targets is None else self._targets.iloc[index]
+        table = self._targets
+        if table is not None and "strand_pair" in table.columns and "index" not in table.columns:
+            table = table.assign(index=np.arange(len(table)))  # what strand_pair refers to, kept for the subset
+        new._targets = None if table is None else table.iloc[index]
         new.source = {**self.source, "tracks": index.tolist()}
         new.train(self.training)
         return new

@@ -422,8 +422,13 @@ def _load_bazenji(path: Path, config, gelu: str | None) -> tuple[Basenji2, dict[
 
         # track names stay text ("001", "NA"); only empty cells are missing values
         header = (path / "targets.tsv").open(encoding="utf-8").readline().rstrip("\n").split("\t")
-        model.targets = pd.read_csv(path / "targets.tsv", sep="\t", index_col=0, dtype={header[0]: str},
-                                    keep_default_na=False, na_values=[""])  # fmt: skip
+        table = pd.read_csv(path / "targets.tsv", sep="\t", index_col=0, dtype={header[0]: str},
+                            keep_default_na=False, na_values=[""])  # fmt: skip
+        if {"identifier", "description"} <= set(table.columns):  # a Basenji table: the dtypes read_targets gives
+            from ..io import read_targets
+
+            table = read_targets(table.reset_index(drop=True)).set_axis(table.index)
+        model.targets = table
     return model, mapped, {k for k in state if k.endswith("num_batches_tracked")} - set(model.state_dict())
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .._settings import settings
+from ..io.targets import strand_partners
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -49,14 +51,26 @@ def shift_onehot(onehot: torch.Tensor, shift: int) -> torch.Tensor:
 
 
 def strand_pair_permutation(targets, tracks: np.ndarray | None) -> np.ndarray | None:
-    """Column permutation that swaps strand-paired tracks, within the computed ``tracks``; None without pairs."""
-    if targets is None or "strand_pair" not in targets.columns:
+    """Column permutation that swaps strand-paired tracks, within the computed ``tracks``; None without pairs.
+
+    A track whose partner is not computed keeps its own column (the best available approximation), with a
+    warning naming it.
+    """
+    partners = strand_partners(targets)
+    if partners is None:
         return None
-    pairs = targets["strand_pair"].to_numpy()
     positions = np.arange(len(targets)) if tracks is None else np.asarray(tracks)
     column_of = {int(track): column for column, track in enumerate(positions)}
-    # A pair whose partner was not requested keeps its own column: the best available approximation.
-    return np.array([column_of.get(int(pairs[track]), column) for column, track in enumerate(positions)])
+    alone = [int(t) for t in positions if partners[t] != t and int(partners[t]) not in column_of]
+    if alone:
+        warnings.warn(
+            f"rc: {len(alone)} strand-paired tracks are computed without their partner (e.g. "
+            f"{targets.index[alone[0]]!r}, partner {targets.index[partners[alone[0]]]!r}); their reverse-complement "
+            "prediction is averaged unswapped. Add the partners to tracks= to swap them as the official code does.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.array([column_of.get(int(partners[track]), column) for column, track in enumerate(positions)])
 
 
 def predict_onehot(

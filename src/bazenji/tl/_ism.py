@@ -184,7 +184,7 @@ def ism(
     obs, onehot, offsets = model_inputs(data, genome, model, float(n_value))
     batch_size = settings.resolve_batch_size(batch_size)
     head_tracks = track_index if len(track_index) < config.n_tracks else None
-    strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
+    strand_pairs = strand_pair_permutation(model.targets, track_index) if rc else None
     center_bin = config.seq_length // 2 // config.bin_size - config.crop_bins
     width = span[1] - span[0]
     span_onehot = _span_onehot(onehot, span)

@@ -399,8 +399,7 @@ def predict(
         store=str(store_path), key=key, chunk_windows=chunk, n_windows=n_windows,
         head_tracks=track_index if len(track_index) < model.config.n_tracks else None, rc=bool(rc),
         shifts=tuple(shifts), dtype=str(compute_dtype).removeprefix("torch."), batch_size=batch_size,
-        aggregate=aggregate, strand_pairs=strand_pair_permutation(model.targets, track_index if tracks is not None
-                                                                  else None),
+        aggregate=aggregate, strand_pairs=strand_pair_permutation(model.targets, track_index) if rc else None,
         profile_columns=profile_columns,
     )  # fmt: skip
     layout = PlanLayout(plan, n_windows)

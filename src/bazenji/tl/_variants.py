@@ -243,7 +243,7 @@ def variant_effect(
     track_index = select_tracks(var, tracks)
     var = var.iloc[track_index].copy()
     head_tracks = track_index if len(track_index) < model.config.n_tracks else None
-    strand_pairs = strand_pair_permutation(model.targets, track_index if tracks is not None else None)
+    strand_pairs = strand_pair_permutation(model.targets, track_index) if rc else None
     chunks = _chunks(site_of_row, len(sites), int(chunk_variants))
     rows_of_site = pd.Series(np.arange(len(table))).groupby(site_of_row).agg(list).to_dict()
     chunk_rows = [np.sort(np.concatenate([rows_of_site[s] for s in chunk])) for chunk in chunks]
