@@ -20,9 +20,17 @@ def test_piece_values_and_combination_by_hand():
     # region 0 spans two windows: 3 bins summing (18, 21) and 2 bins summing (10, 12) -> mean over 5 bins
     pieces = np.array([[18, 21], [10, 12], [4, 4]], np.float32)
     region, n_bins = np.array([0, 0, 1]), np.array([3, 2, 1])
-    np.testing.assert_allclose(combine_pieces(pieces, region, n_bins, 2, "mean"), [[28 / 5, 33 / 5], [4, 4]])
-    np.testing.assert_allclose(combine_pieces(pieces, region, n_bins, 2, "sum"), [[28, 33], [4, 4]])
-    np.testing.assert_allclose(combine_pieces(pieces, region, n_bins, 2, "max"), [[18, 21], [4, 4]])
+    for blocks in ([pieces], [pieces[:1], pieces[1:]], [pieces[:2], pieces[2:]]):  # one chunk, or the pieces split
+        np.testing.assert_allclose(combine_pieces(blocks, region, n_bins, 2, "mean"), [[28 / 5, 33 / 5], [4, 4]])
+        np.testing.assert_allclose(combine_pieces(blocks, region, n_bins, 2, "sum"), [[28, 33], [4, 4]])
+        np.testing.assert_allclose(combine_pieces(blocks, region, n_bins, 2, "max"), [[18, 21], [4, 4]])
+    center = np.array([[np.nan, np.nan], [10, 12], [4, 4]], np.float32)
+    np.testing.assert_allclose(
+        combine_pieces([center[:1], center[1:]], region, n_bins, 2, "center"), [[10, 12], [4, 4]]
+    )
+    assert combine_pieces([pieces], region, n_bins, 2, "sum").dtype == np.float32
+    with pytest.raises(ValueError, match="2 piece values for 3 pieces"):
+        combine_pieces([pieces[:2]], region, n_bins, 2, "sum")
 
 
 def test_shift_pads_with_n():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 AGGREGATES = ("mean", "sum", "max", "center")
@@ -38,21 +40,29 @@ def piece_values(
 
 
 def combine_pieces(
-    values: np.ndarray, region: np.ndarray, n_bins: np.ndarray, n_regions: int, aggregate: str
+    chunks: Iterable[np.ndarray], region: np.ndarray, n_bins: np.ndarray, n_regions: int, aggregate: str
 ) -> np.ndarray:
-    """Region values ``(n_regions, tracks)`` from piece values, their region positions and bin counts."""
-    tracks = values.shape[1]
-    if aggregate in ("mean", "sum"):
-        out = np.zeros((n_regions, tracks), dtype=np.float64)
-        np.add.at(out, region, values)
-        if aggregate == "mean":
-            counts = np.bincount(region, weights=n_bins, minlength=n_regions)
-            out /= np.maximum(counts, 1)[:, None]
-        return out.astype(np.float32)
-    out = np.full((n_regions, tracks), -np.inf if aggregate == "max" else np.nan, dtype=np.float32)
-    if aggregate == "max":
-        np.maximum.at(out, region, values)
-    else:
-        found = ~np.isnan(values[:, 0])
-        out[region[found]] = values[found]
+    """Region values ``(n_regions, tracks)`` float32 from piece values, their region positions and bin counts.
+
+    ``chunks`` yields the piece values in the order of ``region`` in consecutive blocks (one per store chunk),
+    so only one block is held besides the result.
+    """
+    out, offset = None, 0
+    for values in chunks:
+        rows = region[offset : offset + len(values)]
+        offset += len(values)
+        if out is None:
+            fill = {"mean": 0.0, "sum": 0.0, "max": -np.inf, "center": np.nan}[aggregate]
+            out = np.full((n_regions, values.shape[1]), fill, dtype=np.float32)
+        if aggregate in ("mean", "sum"):
+            np.add.at(out, rows, values)
+        elif aggregate == "max":
+            np.maximum.at(out, rows, values)
+        else:
+            found = ~np.isnan(values[:, 0])
+            out[rows[found]] = values[found]
+    if offset != len(region):
+        raise ValueError(f"{offset} piece values for {len(region)} pieces; the store's results are incomplete")
+    if aggregate == "mean":
+        out /= np.maximum(np.bincount(region, weights=n_bins, minlength=n_regions), 1).astype(np.float32)[:, None]
     return out

@@ -433,7 +433,7 @@ def predict(
 
     # --- regions x tracks ---------------------------------------------------------------------------------------
     assignments = plan.assignments
-    values = np.concatenate([bz_store.read_chunk(store_path, key, c, "pieces") for c in range(n_chunks)])
+    values = (bz_store.read_chunk(store_path, key, c, "pieces") for c in range(n_chunks))
     n_piece_bins = (assignments["bin_end"] - assignments["bin_start"]).to_numpy()
     X = combine_pieces(values, assignments["region"].to_numpy(), n_piece_bins, len(plan.regions), aggregate)
     obs = plan.regions.copy()
