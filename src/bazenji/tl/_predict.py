@@ -57,11 +57,19 @@ def resolve_genome(genome, model: Basenji2):
     return genome if isinstance(genome, Genome) else Genome(genome)
 
 
-def model_fingerprint(model: Basenji2) -> str:
-    """A hash of the configuration and every weight: results are only reused for the identical model."""
-    digest = hashlib.blake2b(repr(model.config.to_dict()).encode(), digest_size=12)
+def model_fingerprint(model: Basenji2, *, trunk_only: bool = False) -> str:
+    """A hash of the configuration and every weight: results are only reused for the identical model.
+
+    With ``trunk_only`` the head and the track count are left out: what embeddings depend on.
+    """
+    config = model.config.to_dict()
+    if trunk_only:
+        config.pop("n_tracks")
+    digest = hashlib.blake2b(repr(config).encode(), digest_size=12)
     for name, tensor in model.state_dict().items():
-        if not name.endswith("num_batches_tracked"):  # a training counter, not a weight: no file format keeps it
+        if name.endswith("num_batches_tracked"):  # a training counter, not a weight: no file format keeps it
+            continue
+        if not (trunk_only and name.startswith("head.")):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 

@@ -16,8 +16,10 @@ from tqdm.auto import tqdm
 
 from .. import store as bz_store
 from .._settings import settings
+from ..io.targets import strand_partners
 from ..models import Basenji2, load
 from ..store._batches import prefetched
+from ._embeddings import EMBEDDING, check_embeddings, head_forward
 
 logger = logging.getLogger("bazenji")
 
@@ -80,13 +82,13 @@ def _split_windows(dataset, split: str) -> np.ndarray:
     return np.flatnonzero(np.asarray(dataset["split"].values, dtype=object) == split)
 
 
-def _batches(dataset, windows: np.ndarray, batch_size: int):
-    """(onehot, targets) numpy batches in the order of ``windows``; reads sorted runs so zarr chunks are reused."""
-    onehot, targets = dataset["onehot"], dataset["targets"]
+def _batches(dataset, windows: np.ndarray, batch_size: int, *, inputs: str = "onehot"):
+    """(inputs, targets) numpy batches in the order of ``windows``; reads sorted runs so zarr chunks are reused."""
+    source, targets = dataset[inputs], dataset["targets"]
     for start in range(0, len(windows), batch_size):
         index = windows[start : start + batch_size]
         order = np.argsort(index)
-        x = np.asarray(onehot[np.sort(index)].values)
+        x = np.asarray(source[np.sort(index)].values)
         y = np.asarray(targets[np.sort(index)].values, dtype=np.float32)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
@@ -109,13 +111,6 @@ def _augment(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator, *, rc: 
         if pairs is not None:
             y = y[..., torch.as_tensor(pairs)]
     return x, y
-
-
-def _strand_pairs(model: Basenji2) -> np.ndarray | None:
-    table = model.targets
-    if table is None or "strand_pair" not in table.columns:
-        return None
-    return table["strand_pair"].to_numpy().astype(np.int64)
 
 
 def evaluate(model, store, *, split: str | None = "test", windows=None, batch_size: int | None = None,
@@ -192,10 +187,11 @@ def train(
     warmup_steps: int = 0,
     clip_norm: float | None = 2.0,
     loss: str = "poisson",
-    augment_rc: bool = True,
-    augment_shift: int = 3,
+    augment_rc: bool | None = None,
+    augment_shift: int | None = None,
     patience: int | None = 5,
     freeze_trunk: bool = False,
+    from_embeddings: bool = False,
     steps_per_epoch: int | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
@@ -212,8 +208,8 @@ def train(
     model
         The :class:`~bazenji.models.Basenji2` to train (modified in place; its best weights are restored).
     store
-        Window store (path or dataset) with ``onehot`` and ``targets``; ``split == "train"`` windows are
-        used when it has a ``split`` variable (see :func:`bazenji.pp.split_by_chrom`).
+        Window store (path or dataset) with ``onehot`` (or ``embedding``) and ``targets``; ``split == "train"``
+        windows are used when it has a ``split`` variable (see :func:`bazenji.pp.split_by_chrom`).
     valid
         Validation windows: a store, or None for the store's ``split == "valid"`` windows (none: no early stop).
     epochs, batch_size, steps_per_epoch
@@ -224,12 +220,21 @@ def train(
     loss
         ``"poisson"`` or ``"poisson_multinomial"``.
     augment_rc, augment_shift
-        Random reverse complement (targets reversed, strand pairs swapped) and shift of up to this many bp.
+        Random reverse complement (targets reversed, strand pairs swapped) and shift of up to this many bp;
+        by default on and 3 bp, off with ``from_embeddings`` (where asking for them is an error).
     patience
         Epochs without a better validation R before stopping (None: never stop early).
     freeze_trunk
         Train only the head (fine-tuning a new track set on a pretrained trunk, see
         :meth:`~bazenji.models.Basenji2.replace_head`); the trunk's batch-norm statistics stay fixed too.
+    from_embeddings
+        Train only the head from the trunk embeddings cached in the store by :func:`cache_embeddings`
+        (and in ``valid``, which then needs its own cache): no trunk forward pass, so an epoch costs a read
+        of the cache and one linear layer. Implies ``freeze_trunk``. There is no augmentation (the cache
+        holds the stored one-hot's embeddings only), so ``augment_rc``/``augment_shift`` are refused.
+        Loss, optimizer, checkpoints, history and early stopping are those of the one-hot path, and the
+        validation Pearson R comes from the cached validation embeddings. Embeddings made by a different
+        trunk (by trunk-weight fingerprint; the head may differ) or an unfinished cache are refused.
     checkpoint_dir, resume
         A checkpoint (bazenji format + optimizer state + history) is written after every epoch; with
         ``resume`` training continues from the last one. A checkpoint of another architecture is refused.
@@ -248,6 +253,17 @@ def train(
         raise ValueError(f"loss={loss!r}; expected one of {LOSSES}")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer={optimizer!r}; expected 'adam' or 'sgd'")
+    if from_embeddings:
+        asked = {k: v for k, v in {"augment_rc": augment_rc, "augment_shift": augment_shift}.items() if v}
+        if asked:
+            raise ValueError(
+                f"{', '.join(f'{k}={v!r}' for k, v in asked.items())} with from_embeddings=True: cached embeddings "
+                "are of the stored one-hot only; expected no augmentation (or train from one-hot)"
+            )
+        augment_rc, augment_shift, freeze_trunk = False, 0, True
+    else:
+        augment_rc = True if augment_rc is None else augment_rc
+        augment_shift = 3 if augment_shift is None else augment_shift
     dataset = bz_store.open(store) if not hasattr(store, "sizes") else store
     bz_store.check_complete(dataset)
     if "targets" not in dataset:
@@ -265,6 +281,11 @@ def train(
     )
     if train_windows.size == 0:
         raise ValueError("no training windows: the store's split variable has no 'train' windows")
+    inputs = EMBEDDING if from_embeddings else "onehot"
+    if from_embeddings:
+        check_embeddings(dataset, model, where=str(store) if not hasattr(store, "sizes") else "the store")
+        if valid is not None and valid_windows.size:
+            check_embeddings(valid_dataset, model, where=str(valid) if not hasattr(valid, "sizes") else "valid")
     batch_size = settings.resolve_batch_size(batch_size)
     torch_device = settings.resolve_device(device)
     torch.manual_seed(seed)
@@ -276,7 +297,8 @@ def train(
     opt = (torch.optim.Adam(trainable, lr=lr) if optimizer == "adam"
            else torch.optim.SGD(trainable, lr=lr, momentum=momentum))  # fmt: skip
     loss_fn = poisson_loss if loss == "poisson" else poisson_multinomial_loss
-    pairs = _strand_pairs(model)
+    forward = (lambda x: head_forward(model, x)) if from_embeddings else model
+    pairs = strand_partners(model.targets)
     assays = model.targets["assay"].astype(str).to_numpy() if (
         model.targets is not None and "assay" in model.targets.columns) else None  # fmt: skip
 
@@ -313,7 +335,7 @@ def train(
         tic, losses, waited = time.perf_counter(), [], 0.0
         with tqdm(total=len(order), unit="window", desc=f"epoch {epoch + 1}/{epochs}",
                   disable=not settings.progress) as bar:  # fmt: skip
-            batches = prefetched(_batches(dataset, order, batch_size), depth=2)
+            batches = prefetched(_batches(dataset, order, batch_size, inputs=inputs), depth=2)
             while True:
                 asked = time.perf_counter()
                 batch = next(batches, None)
@@ -321,10 +343,11 @@ def train(
                 if batch is None:
                     break
                 x, y = (torch.from_numpy(a).to(torch_device, non_blocking=True) for a in batch)
+                # a no-op from embeddings (augmentation off), which keeps both paths' random streams identical
                 x, y = _augment(x, y, rng, rc=augment_rc, shift=augment_shift, pairs=pairs)
                 for group in opt.param_groups:
                     group["lr"] = _lr_at(step, lr, warmup_steps)
-                value = loss_fn(model(x), y)
+                value = loss_fn(forward(x), y)
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 if clip_norm is not None:
@@ -342,8 +365,8 @@ def train(
             model.eval()
             preds, targets, valid_losses = [], [], []
             with torch.no_grad():
-                for x, y in prefetched(_batches(valid_dataset, valid_windows, batch_size), depth=2):
-                    pred = model(torch.from_numpy(x).to(torch_device))
+                for x, y in prefetched(_batches(valid_dataset, valid_windows, batch_size, inputs=inputs), depth=2):
+                    pred = forward(torch.from_numpy(x).to(torch_device))
                     valid_losses.append(float(loss_fn(pred, torch.from_numpy(y).to(torch_device))))
                     preds.append(pred.cpu().numpy())
                     targets.append(y)
