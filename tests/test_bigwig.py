@@ -102,6 +102,12 @@ def test_nan_counts_as_zero_with_one_warning_per_file(tmp_path):
     other = write_bigwig(tmp_path / "other.bw")
     with pytest.warns(UserWarning, match="other.bw"):
         bz.io.read_binned(other, "chr1", 0, 512)
+    # a reader (one import) warns once per file, however many windows it reads, and a new reader warns again
+    for _ in range(2):
+        with pytest.warns(UserWarning, match="nan.bw") as record, bz.io.BigWigTracks([path]) as tracks:
+            tracks.read("chr1", 0, 512)
+            tracks.read("chr1", 256, 512)
+        assert len(record) == 1
 
 
 def test_missing_entries_are_zero_without_warning(tmp_path):

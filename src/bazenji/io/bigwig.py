@@ -7,7 +7,7 @@ What ``basenji_data_read.py`` (calico/basenji, the Basenji2-era script; the same
    ``sum_sqrt`` (the bin sum to the power 0.75, as that script computes it) or ``peak``
    (``clip(sqrt(4 * mean), 0, 1)``);
 2. soft clip, when the table has ``clip_soft`` = *c*: values above *c* become ``c + sqrt(x - c)``;
-3. hard clip, when the table has ``clip``: ``np.clip(x, 0, clip)`` (so negatives also become 0);
+3. hard clip, when the table has ``clip``: ``np.clip(x, -clip, clip)`` (symmetric, as ``basenji_data_read.py``);
 4. ``scale``: multiply by ``scale`` (default 1).
 
 Clip comes *before* scale: a DNase track with ``clip=32, scale=2`` tops out at 64. (The newer Borzoi
@@ -46,7 +46,8 @@ __all__ = [
 #: Summary statistics ``sum_stat`` may name.
 SUM_STATS = ("sum", "mean", "avg", "median", "max", "sum_sqrt", "peak")
 
-# Files (or handles) already warned about storing NaN: one warning per file per process.
+# Files already warned about storing NaN by the one-off readers (read_coverage, read_binned): once per process.
+# A BigWigTracks reader (one import_bigwigs call) keeps its own set, so every import warns again.
 _NAN_WARNED: set[str] = set()
 
 
@@ -59,7 +60,7 @@ class TrackTransform:
     sum_stat
         Summary statistic per bin, one of :data:`SUM_STATS`.
     clip
-        Hard clip: values are clipped to ``[0, clip]``; ``None`` for no clipping.
+        Hard clip: values are clipped to ``[-clip, clip]``; ``None`` for no clipping.
     clip_soft
         Soft clip threshold: values ``x > clip_soft`` become ``clip_soft + sqrt(x - clip_soft)``; ``None`` for none.
     scale
@@ -237,7 +238,7 @@ def read_coverage(bigwig, chrom: str, start: int, end: int) -> np.ndarray:
     """
     handle, label, owned = _handle(bigwig)
     try:
-        return _coverage(handle, label, chrom, int(start), int(end))
+        return _coverage(handle, label, chrom, int(start), int(end), warned=_NAN_WARNED)
     finally:
         if owned:
             handle.close()
@@ -270,7 +271,7 @@ def read_binned(
     sum_stat
         Summary statistic per bin, one of :data:`SUM_STATS`.
     clip
-        Clip binned values to ``[0, clip]`` after ``sum_stat`` and soft clipping, before ``scale``.
+        Clip binned values to ``[-clip, clip]`` after ``sum_stat`` and soft clipping, before ``scale``.
     clip_soft
         Soft clip threshold applied before ``clip``.
     scale
@@ -428,6 +429,7 @@ class BigWigTracks:
             self.close()
             raise
         self.labels = [str(p) for p in self.table["file"]]
+        self._nan_warned: set[str] = set()  # one NaN warning per file and reader (per import call)
 
     @property
     def identifiers(self) -> list[str]:
@@ -451,7 +453,7 @@ class BigWigTracks:
 
     def read_coverage(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Base-level coverage of track ``i`` (see :func:`read_coverage`)."""
-        return _coverage(self._handles[i], self.labels[i], chrom, int(start), int(end))
+        return _coverage(self._handles[i], self.labels[i], chrom, int(start), int(end), warned=self._nan_warned)
 
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Binned, transformed targets of every track over ``chrom:start-end``, shape ``(bins, tracks)``."""
@@ -517,7 +519,7 @@ def _handle(bigwig):
     raise TypeError(f"bigwig={bigwig!r}; expected a path to a bigWig file or an open pyBigWig handle")
 
 
-def _coverage(handle, label: str, chrom: str, start: int, end: int) -> np.ndarray:
+def _coverage(handle, label: str, chrom: str, start: int, end: int, *, warned: set[str]) -> np.ndarray:
     if end <= start:
         raise ValueError(f"interval {chrom}:{start}-{end} is empty; expected end > start")
     sizes = handle.chroms()
@@ -532,10 +534,10 @@ def _coverage(handle, label: str, chrom: str, start: int, end: int) -> np.ndarra
     values = np.asarray(handle.values(chrom, lo, hi, numpy=True), dtype=np.float32)
     missing = np.isnan(values)
     if missing.any():
-        if label not in _NAN_WARNED:
+        if label not in warned:
             stored = _stored_nan(handle, chrom, lo, hi)
             if stored is not None:
-                _NAN_WARNED.add(label)
+                warned.add(label)
                 warnings.warn(
                     f"bigWig {label!r} stores NaN values (first at {chrom}:{stored[0]}-{stored[1]}); they count as 0",
                     UserWarning,

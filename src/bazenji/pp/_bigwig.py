@@ -124,7 +124,7 @@ def import_bigwigs(
             "bin_size": int(bin_size),
             "aggregate": aggregate,
             "grid": "centered: bin edges at (Start + End) // 2 + k * bin_size",
-            "transform": "per bin: sum_stat, clip_soft, clip to [0, clip], scale (basenji_data_read.py order)",
+            "transform": "per bin: sum_stat, clip_soft, clip to [-clip, clip], scale (basenji_data_read.py order)",
             "missing_values": "no entry or stored NaN counts as 0",
             "targets": None if targets is None or isinstance(targets, pd.DataFrame) else str(targets),
         },

@@ -68,7 +68,7 @@ def transform_tracks(
     -----
     The Basenji data pipeline (``basenji_data_read.py`` in calico/basenji) turns binned coverage into training
     targets by, in this order: ``sum_stat`` pooling (``sum_sqrt``: the bin sum to the power 3/4), soft clip
-    (values above ``clip_soft`` become ``clip_soft + sqrt(x - clip_soft)``), hard clip to ``[0, clip]``, and
+    (values above ``clip_soft`` become ``clip_soft + sqrt(x - clip_soft)``), hard clip to ``[-clip, clip]``, and
     multiplication by ``scale``. ``"untransform"`` inverts it exactly as the official ``untransform_preds1`` of
     calico/basenji's ``bin/basenji_sad.py`` does with ``unscale=True``:
 
