@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -192,7 +193,8 @@ def predict_chunk(
     device
         Where batches go.
     onehot
-        The chunk's one-hot windows when already read (prefetched); read from the store otherwise.
+        The chunk's one-hot windows as a uint8 tensor when already read (prefetched, pinned for CUDA); read
+        from the store otherwise.
     on_batch
         Called with the number of windows of every finished batch (progress).
 
@@ -202,14 +204,15 @@ def predict_chunk(
     """
     if onehot is None:
         lo, hi = spec.bounds(chunk)
-        onehot = np.asarray(onehot_array(spec.store)[lo:hi])
+        onehot = torch.from_numpy(np.asarray(onehot_array(spec.store)[lo:hi]))
     dtype = DTYPES[spec.dtype]
     pieces, kept = [], []
     model_s = 0.0
     # pieces are taken batch by batch: only one batch of profiles (and the kept tracks) is ever in memory
     for b in range(0, len(onehot), spec.batch_size):
         tic = time.perf_counter()
-        x = torch.from_numpy(onehot[b : b + spec.batch_size]).to(device, non_blocking=True)
+        # asynchronous on CUDA when the chunk sits in pinned memory (_predict_here pins it there)
+        x = onehot[b : b + spec.batch_size].to(device, non_blocking=True)
         out = predict_onehot(
             model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=spec.shifts, dtype=dtype,
             strand_pairs=spec.strand_pairs,
@@ -480,21 +483,38 @@ def predict(
 
 
 def _predict_here(spec: ChunkSpec, layout: PlanLayout, todo: list[int], model, device, bar) -> float:
-    """The chunks in this process, the next chunk's one-hot read in a background thread meanwhile."""
+    """The chunks in this process, the next chunk's one-hot read in a background thread meanwhile.
+
+    On CUDA the chunk is read into pinned host memory, so batch copies to the GPU are asynchronous, and cuDNN
+    picks its fastest convolution algorithms for the (fixed) window shape.
+    """
     onehot = onehot_array(spec.store)
     model_s = 0.0
+    pin = device.type == "cuda"
 
     def read(c):
         lo, hi = spec.bounds(c)
-        return np.asarray(onehot[lo:hi])
+        block = torch.from_numpy(np.asarray(onehot[lo:hi]))
+        return block.pin_memory() if pin else block
 
-    with ThreadPoolExecutor(1, thread_name_prefix="bazenji-read") as reader:
+    with ThreadPoolExecutor(1, thread_name_prefix="bazenji-read") as reader, _cudnn_autotuned(pin):
         upcoming = reader.submit(read, todo[0]) if todo else None
         for position, c in enumerate(todo):
             block = upcoming.result()
             upcoming = reader.submit(read, todo[position + 1]) if position + 1 < len(todo) else None
             model_s += predict_chunk(spec, c, layout.chunk(spec, c), model, device, onehot=block, on_batch=bar.update)
     return model_s
+
+
+@contextmanager
+def _cudnn_autotuned(enabled: bool):
+    """Turn on cuDNN benchmark mode for the duration of a prediction, restored afterwards (it is process-wide)."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = before or enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def _profile_columns(var: pd.DataFrame, keep_profiles) -> np.ndarray | None:
