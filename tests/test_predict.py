@@ -1,5 +1,7 @@
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -190,6 +192,18 @@ def test_profiles_kept_in_store_and_obsm(model, genome_path, regions, tmp_path):
         other.obsm["bz_profile"][3, :, 0].astype(np.float32), direct(model, window_of_r)[:, 2], rtol=2e-3, atol=1e-7
     )
     assert list(xr.open_zarr(store, consolidated=False)["profile_track"].values) == ["t2"]
+
+    # tiled profiles do not go to obsm: without store= the temporary store is kept (and named), not deleted
+    tiled = bz.tl.predict(regions, model, genome_path, mode="tiled", keep_profiles=["t1"])
+    kept = tiled.uns["bazenji"]["store"]
+    assert "bz_profile" not in tiled.obsm and bz.store.is_store(kept)
+    assert xr.open_zarr(kept, consolidated=False)["profile"].shape[-1] == 1
+    shutil.rmtree(Path(kept).parent)
+    # a store given with a genome must come from that genome
+    other_genome = write_fasta(tmp_path / "other.fa", {"chr1": "A" * 60_000, "chr2": "C" * 25_000})
+    with pytest.raises(ValueError, match="encoded from another genome"):
+        bz.tl.predict(store, model, other_genome)
+    assert bz.tl.predict(store, model, genome_path).n_obs == 5
 
 
 class Interrupt(RuntimeError):

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--keep-profiles",
         action="store_true",
-        help="also write full binned profiles into the window store (use with --store)",
+        help="also write full binned profiles into the window store (with --store; else the temporary store "
+        "is kept and named)",
     )
     predict.add_argument("--store", help="window store path (kept; reuse it to resume an interrupted run)")
     predict.add_argument("-o", "--output", help="OUT.h5ad or OUT.zarr (default: predictions.h5ad)")
@@ -170,7 +171,7 @@ def run_predict(args) -> int:
     tic = time.perf_counter()
     adata = bz.tl.predict(
         regions, model, genome, tracks=_tracks(args.tracks), mode=args.mode, aggregate=args.aggregate, rc=args.rc,
-        shifts=args.shifts, store=args.store, keep_store=args.store is not None, device=args.device,
+        shifts=args.shifts, store=args.store, keep_store=True if args.store else None, device=args.device,
         dtype=args.dtype, batch_size=args.batch_size, keep_profiles=args.keep_profiles, overwrite=args.overwrite,
     )  # fmt: skip
     seconds = time.perf_counter() - tic
@@ -184,7 +185,7 @@ def run_predict(args) -> int:
         f"ensemble  rc={info['ensemble']['rc']} shifts={info['ensemble']['shifts']}\n"
         f"speed     {windows['n_windows'] / seconds:.2f} windows/s on {info['device']} ({info['dtype']}), "
         f"{seconds:.1f} s in all\n"
-        f"written   {output}" + (f"\nstore     {args.store}" if args.store else "")
+        f"written   {output}" + (f"\nstore     {info['store']}" if info.get("store") else "")
     )
     return 0
 

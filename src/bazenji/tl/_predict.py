@@ -284,7 +284,7 @@ def predict(
         embedded demo model when None.
     genome
         A :class:`~bazenji.io.Genome` or a FASTA path; None means the demo genome, allowed with the demo model
-        only. Not needed for a store.
+        only. Not needed for a store; given with one, it must be the genome the store was encoded from.
     tracks
         Tracks to compute: positions, identifiers, a boolean mask, an assay name (``"CAGE"``) or a pandas
         query on the track table. Only those head rows are computed.
@@ -307,7 +307,8 @@ def predict(
     store
         Where the window store lives; a temporary one (removed afterwards unless ``keep_store``) if None.
     keep_store
-        Keep the store after a successful call; default: keep a store you named, remove a temporary one.
+        Keep the store after a successful call; default: keep a store you named, remove a temporary one
+        unless it holds profiles that did not go to ``obsm`` (then it is kept, with a warning naming it).
     chunk_windows
         Windows per store chunk: the unit of work and of resumption.
     stranded
@@ -357,6 +358,11 @@ def predict(
         plan = bz_store.read_plan(store_path)
         bz_store.check_complete(store_path)
         genome_fingerprint = bz_store.open(store_path).attrs.get("genome_fingerprint")
+        if genome is not None and resolve_genome(genome, model).fingerprint != genome_fingerprint:
+            raise ValueError(
+                f"the store {store_path} was encoded from another genome (fingerprint {genome_fingerprint}) than "
+                f"genome={genome!r}; expected the genome the store was made from, or genome=None"
+            )
         encode_s = 0.0
     else:
         from .. import pp
@@ -474,6 +480,11 @@ def predict(
     if profile_columns is not None and plan.mode == "centered" and len(profile_columns) <= OBSM_PROFILE_TRACKS:
         result.obsm["bz_profile"] = np.asarray(bz_store.open(store_path)["profile"].values, dtype=np.float16)
         result.uns["bazenji"]["profile_tracks"] = list(var.index[profile_columns])
+    if temporary and keep_store is None and profile_columns is not None and "bz_profile" not in result.obsm:
+        keep_store = True  # the profiles exist nowhere else: removing the store would throw computed work away
+        result.uns["bazenji"]["store"] = str(store_path)
+        logger.warning("the profiles of %d tracks are only in the temporary store %s (too many or too tiled for "
+                       "obsm); it is kept: pass store= to choose where", len(profile_columns), store_path)  # fmt: skip
     if temporary and not keep_store:
         shutil.rmtree(store_path.parent, ignore_errors=True)
     if into is not None:
