@@ -44,6 +44,8 @@ def run_demo(
     fig = bz.pl.region_heatmap(adata, groupby="bz_cluster", return_fig=True, show=False)
     fig.savefig(outdir / "heatmap.png", dpi=120, bbox_inches="tight")
     r = bz.pl.predicted_vs_observed(adata, observed, show=False)
+    test_chrom = (adata.obs["Chromosome"] == "chr4").to_numpy()  # held out from the demo model's training
+    r_test = bz.pl.predicted_vs_observed(adata[test_chrom], observed[test_chrom], show=False)
     matplotlib.pyplot.close("all")
     predictions = outdir / "predictions.h5ad" if predictions is None else Path(predictions)
     if predictions.suffix == ".zarr":
@@ -55,13 +57,16 @@ def run_demo(
 
     info = adata.uns["bazenji"]
     by_assay = r.groupby("assay", observed=True)["pearson_r"].mean()
+    by_assay_test = r_test.groupby("assay", observed=True)["pearson_r"].mean()
     top = markers.groupby("group", observed=True).head(1) if "group" in markers.columns else markers.head(0)
     print(f"bazenji demo: {adata.n_obs} regions x {adata.n_vars} tracks from the demo model ({model.config.n_bins} "
           f"bins of {model.config.bin_size} bp per {model.config.seq_length:,} bp window)")  # fmt: skip
     print(f"  prediction   {info['windows']['n_windows']} windows at {info['timings'].get('windows_per_s', 0):.1f} "
           f"windows/s on {info['device']} ({info['dtype']})")  # fmt: skip
     print("  predicted vs observed, mean Pearson R of log1p region coverage by assay: "
-          + ", ".join(f"{a} {v:.2f}" for a, v in by_assay.items()))  # fmt: skip
+          + ", ".join(f"{a} {v:.2f}" for a, v in by_assay.items())
+          + " (all regions); " + ", ".join(f"{a} {v:.2f}" for a, v in by_assay_test.items())
+          + f" ({test_chrom.sum()} regions on the held-out chr4)")  # fmt: skip
     print(f"  Leiden clusters: {adata.obs['bz_cluster'].nunique()}, adjusted Rand index vs planted classes "
           f"{ari:.2f}")  # fmt: skip
     if len(top):

@@ -216,7 +216,11 @@ class InferencePlan:
         reuse = not self.traceable
         h = self.stem_forward(x, reuse=reuse)
         for i, conv in enumerate(self.tower):
-            y = conv(scaled_gelu(h, self.form, inplace=True))
+            a = scaled_gelu(h, self.form, inplace=True)
+            if i == 0:
+                h = self._conv_pool(conv, a, 1, reuse=reuse)
+                continue
+            y = conv(a)
             last = i == len(self.tower) - 1
             h = max_pool(y, conv.pool, out=self._buffer(i + 1, y, conv.pool) if reuse and not last else None)
         return self.residual_forward(h)
@@ -244,19 +248,44 @@ class InferencePlan:
         h = (gelu(x.to(self.stream_dtype), self.form) / self.unit_gelu).to(self.dtype)
         if self.split_stem:
             h = torch.cat([h, h], dim=-1)
-        y = self.stem(h)
-        return max_pool(y, self.stem.pool, out=self._buffer(0, y, self.stem.pool) if reuse else None)
+        return self._conv_pool(self.stem, h, 0, reuse=reuse)
+
+    def _conv_pool(self, conv: PackedConv, h: torch.Tensor, slot: int, *, reuse: bool) -> torch.Tensor:
+        """``max_pool(conv(h))`` window by window into one output (a per-thread buffer with ``reuse``).
+
+        The unpooled outputs of the stem and the first tower layer are the network's largest tensors (151 and
+        89 MB per human window in float32); pooling each window's right away keeps one alive, not a batch.
+        """
+        if self.traceable or conv.pool == 1 or len(h) == 1:
+            y = conv(h)
+            return max_pool(y, conv.pool, out=self._buffer(slot, y, conv.pool) if reuse else None)
+        first = conv(h[:1])
+        out = self._buffer(slot, first.expand(len(h), -1, -1), conv.pool) if reuse else None
+        if out is None:
+            out = torch.empty((len(h), first.shape[1] // conv.pool, first.shape[2]), dtype=first.dtype,
+                              device=first.device)  # fmt: skip
+        max_pool(first, conv.pool, out=out[:1])
+        del first
+        for i in range(1, len(h)):
+            max_pool(conv(h[i : i + 1]), conv.pool, out=out[i : i + 1])
+        return out
 
     def _buffer(self, slot: int, y: torch.Tensor, pool: int) -> torch.Tensor | None:
-        """A per-thread tensor for the pooled ``y``, kept between calls: large fresh tensors cost page faults."""
+        """A per-thread tensor for the pooled ``y``, kept between calls: large fresh tensors cost page faults.
+
+        Two buffers serve every layer in turn (layer ``slot`` writes buffer ``slot % 2``): a pooled output is
+        dead once the next convolution has read it, so holding one buffer per layer (0.7 GB at batch 4 for the
+        human model in float32) would only raise the peak memory of every call after the first.
+        """
         if pool == 1:
             return None
         shape = (y.shape[0], y.shape[1] // pool, y.shape[2])
+        size = shape[0] * shape[1] * shape[2]
         buffers = self._local.__dict__.setdefault("buffers", {})
-        buffer = buffers.get(slot)
-        if buffer is None or buffer.shape != shape or buffer.dtype != y.dtype or buffer.device != y.device:
-            buffer = buffers[slot] = torch.empty(shape, dtype=y.dtype, device=y.device)
-        return buffer
+        flat = buffers.get(slot % 2)
+        if flat is None or flat.numel() < size or flat.dtype != y.dtype or flat.device != y.device:
+            flat = buffers[slot % 2] = torch.empty(size, dtype=y.dtype, device=y.device)
+        return flat[:size].view(shape)
 
     def residual_forward(self, h: torch.Tensor) -> torch.Tensor:
         """From the tower's output (kept ``activation_scale`` times larger) to the embeddings."""

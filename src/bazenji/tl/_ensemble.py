@@ -100,6 +100,7 @@ def predict_onehot(
                     out = out.flip(1)
                     if strand_pairs is not None:
                         out = out[..., torch.as_tensor(strand_pairs, device=out.device)]
-                total = out if total is None else total + out
+                # in place: a batch of full-size profiles is tens of MB, so no ensemble member is copied twice
+                total = out if total is None else total.add_(out)
                 members += 1
-    return total / members
+        return total if members == 1 else total.div_(members)

@@ -220,7 +220,8 @@ def predict_chunk(
         profiles = out.cpu().numpy()
         model_s += time.perf_counter() - tic
         flip = layout.window_rc[b : b + len(profiles)]
-        profiles[flip] = profiles[flip, ::-1]
+        if flip.any():
+            profiles[flip] = profiles[flip, ::-1]
         for w in range(b, b + len(profiles)):
             rows = slice(layout.offsets[w], layout.offsets[w + 1])
             pieces.append(
