@@ -266,3 +266,53 @@ def test_fetch_matches_reference_for_any_layout(sequences, width, crlf, windows)
                 expected = ref_fetch(seqs, name, start, start + size)
                 assert genome.fetch(name, start, start + size) == expected
                 assert np.array_equal(genome.fetch_codes(name, start, start + size), ref_codes(expected))
+
+
+def numpy_onehot(seq: str, start: int, length: int, rc: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and one-hot of ``seq[start:start+length]`` by plain numpy indexing: N outside, ACGT in any case."""
+    text = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
+    positions = np.arange(start, start + length)
+    inside = (positions >= 0) & (positions < len(text))
+    chars = np.full(length, ord("N"), np.uint8)
+    chars[inside] = text[positions[inside]]
+    lookup = np.full(256, 4, np.uint8)
+    lookup[np.frombuffer(b"ACGTacgt", np.uint8)] = [0, 1, 2, 3, 0, 1, 2, 3]
+    codes = lookup[chars]
+    onehot = (codes[:, None] == np.arange(4)).astype(np.uint8)
+    # reverse complement: positions reversed, and with channels A C G T the complement is the channels reversed
+    return codes, onehot[::-1, ::-1] if rc else onehot
+
+
+segments = st.one_of(
+    st.text(alphabet="ACGTacgt", min_size=1, max_size=40),
+    st.builds(lambda n, c: c * n, st.integers(1, 30), st.sampled_from("Nn")),  # N runs
+    st.text(alphabet="RYKMSWBDHVrykmswbdhv-.", min_size=1, max_size=6),  # IUPAC codes and gaps
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(segments, min_size=1, max_size=6).map("".join), min_size=1, max_size=3),
+    st.integers(1, 13),
+    st.integers(1, 90),
+    st.lists(st.tuples(st.integers(0, 2), st.integers(-120, 260), st.booleans()), min_size=1, max_size=8),
+)
+def test_fused_gather_matches_numpy_for_plain_bgzip_and_memory(sequences, width, length, windows):
+    seqs = {f"s{i}": s for i, s in enumerate(sequences)}
+    chroms = [f"s{k % len(seqs)}" for k, _, _ in windows]
+    starts = [s for _, s, _ in windows]
+    rc = [r for _, _, r in windows]
+    refs = [numpy_onehot(seqs[c], s, length, r) for c, s, r in zip(chroms, starts, rc, strict=True)]
+    codes, onehot = np.stack([c for c, _ in refs]), np.stack([o for _, o in refs])
+    forward = np.stack([numpy_onehot(seqs[c], s, length, False)[1] for c, s in zip(chroms, starts, strict=True)])
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "g.fa"
+        plain.write_text(fasta_text(seqs, dict.fromkeys(seqs, width)))
+        gz = Path(tmp) / "g.fa.gz"
+        write_bgzf(gz, plain.read_bytes(), block=37)
+        for genome in (Genome(plain), Genome(gz), Genome(seqs)):
+            got = np.full((len(windows), length, 4), 7, np.uint8)  # stale values must all be overwritten
+            genome.fetch_onehot_many(chroms, starts, length, rc=rc, out=got)
+            assert np.array_equal(got, onehot), genome.kind
+            assert np.array_equal(genome.fetch_onehot_many(chroms, starts, length), forward), genome.kind
+            assert np.array_equal(genome.fetch_codes_many(chroms, starts, length), codes), genome.kind

@@ -64,10 +64,42 @@ def test_narrowpeak_summit(tmp_path):
     assert same_width["Start"].tolist() == [80, 300] and same_width["End"].tolist() == [180, 311]
     assert same_width["Summit"].tolist() == [130, 305]
     assert ((same_width["Start"] + same_width["End"]) // 2).tolist() == [130, 305]
-    fixed = read_regions(path, summit=500)
+    # 500 bp around pk1's summit 130 would start at -120: shifted to 0, off the summit, with a warning
+    with pytest.warns(
+        UserWarning, match=r"1 regions centred on their summit would start before 0 \(lines 1\).*chr1:130 .*chr1:0-500"
+    ):
+        fixed = read_regions(path, summit=500)
     assert fixed["Start"].tolist() == [0, 55] and fixed["End"].tolist() == [500, 555]
     with pytest.raises(ValueError, match="'Peak' column"):
         read_regions(tmp_path / "x.narrowPeak", format="bed", summit=True)
+
+
+@pytest.mark.parametrize("peak", ["500", "100", "-2"])
+def test_narrowpeak_summit_outside_its_region_is_refused(tmp_path, peak):
+    path = tmp_path / "x.narrowPeak"
+    rows = ["chr1\t100\t200\tpk1\t10\t.\t5.5\t3.1\t2.0\t99", f"chr1\t100\t200\tpk2\t10\t.\t5.5\t3.1\t2.0\t{peak}"]
+    path.write_text("track x\n" + "\n".join(rows) + "\n")
+    # Peak 99 is the last base of a 100 bp region; 100 is one past it (and 500 became 550-650 unchecked)
+    with pytest.raises(
+        ValueError, match=rf"outside its region on lines 3 \(e.g. Peak={peak} on chr1:100-200\).*0 <= Peak"
+    ):
+        read_regions(path, summit=True)
+    assert read_regions(path)["Peak"].tolist() == [99, int(peak)]  # without summit= the column is only data
+
+
+def test_missing_chromosomes_and_boolean_coordinates_are_refused():
+    frame = pd.DataFrame({"Chromosome": ["chr1", None, np.nan, ""], "Start": [1, 2, 3, 4], "End": [5, 6, 7, 8]})
+    with pytest.raises(ValueError, match=r"Chromosome is missing on rows \(0-based\) 1, 2, 3 \(e.g. None\)"):
+        read_regions(frame)
+    flags = pd.DataFrame({"Chromosome": ["chr1", "chr1"], "Start": [True, False], "End": [5, 6]})
+    with pytest.raises(ValueError, match=r"Start is a boolean on rows \(0-based\) 0, 1 \(e.g. True\)"):
+        read_regions(flags)
+    mixed = pd.DataFrame({"Chromosome": ["chr1", "chr1"], "Start": [0, 1], "End": [5, True]}, dtype=object)
+    with pytest.raises(ValueError, match=r"End is a boolean on rows \(0-based\) 1 "):
+        read_regions(mixed)
+    cells = ad.AnnData(obs=pd.DataFrame({"chrom": ["chr1", None], "start": [0, 1], "end": [2, 3]}, index=["a", "b"]))
+    with pytest.raises(ValueError, match=r"AnnData .obs: Chromosome is missing on rows \(0-based\) 1"):
+        read_regions(cells)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@ import gzip
 import pickle
 import shutil
 import warnings
+from pathlib import Path
+from types import SimpleNamespace
 
 import anndata as ad
 import numpy as np
@@ -136,6 +138,36 @@ def test_input_kinds_round_trip(tmp_path, fasta, seqs):
         plan = bz.store.read_plan(path)
         assert sorted(plan.windows["start"].tolist()) == sorted([27 - 256, 200 - 256])
         assert np.array_equal(bz.store.open(path)["onehot"].values, expected_onehot(plan, seqs))
+
+
+# N run (chr1 700-1000), IUPAC codes (chr1 1500-1509), chromosome starts and ends (chr2 is 900 bp, chr3 200 bp)
+STRANDED = [("chr1", 5, 50, "+"), ("chr1", 800, 900, "-"), ("chr1", 1480, 1530, "-"), ("chr2", 850, 890, "-"),
+            ("chr3", 90, 110, "+")]  # fmt: skip
+
+
+def test_stranded_input_kinds_round_trip(tmp_path, fasta, seqs):
+    frame = pd.DataFrame(STRANDED, columns=["Chromosome", "Start", "End", "Strand"])
+    # narrowPeak rows shifted 5 bp left, their summits at the midpoints above: summit=True gives back the regions
+    peaks = tmp_path / "p.narrowPeak"
+    peaks.write_text("".join(f"{c}\t{s - 5}\t{e - 5}\tp{i}\t0\t{strand}\t1\t1\t1\t{(e - s) // 2 + 5}\n"
+                             for i, (c, s, e, strand) in enumerate(STRANDED)))  # fmt: skip
+    obs = pd.DataFrame(STRANDED, columns=["chrom", "start", "end", "strand"], index=[f"r{i}" for i in range(5)])
+    sources = {"DataFrame": frame, "narrowPeak summit=True": bz.pp.regions(peaks, summit=True),
+               "AnnData .obs columns": ad.AnnData(obs=obs), "regions AnnData": bz.pp.regions(frame)}  # fmt: skip
+    pr = pytest.importorskip("pyranges")
+    sources["pyranges"] = pr.PyRanges(frame)
+    # by hand: centred windows start at (Start + End) // 2 - 256; minus-strand ones are reverse-complemented
+    expected = sorted([("chr1", 27 - 256, False), ("chr1", 850 - 256, True), ("chr1", 1505 - 256, True),
+                       ("chr2", 870 - 256, True), ("chr3", 100 - 256, False)])  # fmt: skip
+    for i, (kind, source) in enumerate(sources.items()):
+        path = bz.pp.encode(source, fasta, tmp_path / f"s{i}.zarr", stranded=True, chunk_windows=2, **GEOMETRY)
+        plan = bz.store.read_plan(path)
+        assert sorted(map(tuple, plan.windows[["chrom", "start", "rc"]].values.tolist())) == expected, kind
+        assert np.array_equal(bz.store.open(path)["onehot"].values, expected_onehot(plan, seqs)), kind
+    tiled = bz.pp.encode(frame, fasta, tmp_path / "tiled.zarr", stranded=True, mode="tiled", margin=32, **GEOMETRY)
+    plan = bz.store.read_plan(tiled)
+    assert plan.windows["rc"].sum() == 3  # the three minus-strand regions are too far apart to share
+    assert np.array_equal(bz.store.open(tiled)["onehot"].values, expected_onehot(plan, seqs))
 
 
 def test_bgzip_genome_gives_the_same_store(tmp_path, fasta, bed):
@@ -332,3 +364,98 @@ def test_prefetched_reads_ahead_in_order_and_passes_errors_on():
     assert next(endless) == 0
     endless.close()  # stopping early ends the producer thread
     assert threading.active_count() == before
+
+
+@pytest.fixture
+def memory_url():
+    """A ``memory://`` store URL (fsspec's in-process filesystem), emptied afterwards."""
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    yield "memory://bazenji-store-test/s.zarr", memory
+    if memory.exists("/bazenji-store-test"):
+        memory.rm("/bazenji-store-test", recursive=True)
+
+
+def test_encode_into_an_fsspec_url_equals_a_local_store(tmp_path, fasta, bed, seqs, memory_url, monkeypatch):
+    url, memory = memory_url
+    options = dict(stranded=True, mode="tiled", margin=32, chunk_windows=2, **GEOMETRY)
+    local = bz.pp.encode(bed, fasta, tmp_path / "s.zarr", **options)
+    real = _encode.zstore.write_onehot_chunk
+    calls = {"n": 0}
+
+    def crash_on_second(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(_encode.zstore, "write_onehot_chunk", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        bz.pp.encode(bed, fasta, url, writers=1, **options)
+    monkeypatch.setattr(_encode.zstore, "write_onehot_chunk", real)
+    assert bz.store.is_store(url) and bz.store.encoded_chunks(url).tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="incomplete"):
+        bz.store.check_complete(url)
+    assert bz.pp.encode(bed, fasta, url, **options) == url  # resumed in place
+    a, b = bz.store.open(local), bz.store.open(url)
+    for name in a.variables:
+        assert np.array_equal(a[name].values, b[name].values), name
+    assert a.attrs == b.attrs and b.attrs["complete"] and b.attrs["created"]
+    assert np.array_equal(b["onehot"].values, expected_onehot(bz.store.read_plan(url), seqs))
+    assert np.array_equal(xr.open_zarr(url, consolidated=False)["onehot"].values, a["onehot"].values)
+    with pytest.raises(ValueError, match="seq_length=512, not 1024"):
+        bz.pp.encode(bed, fasta, url, **dict(options, seq_length=1024))
+    bz.pp.encode(["chr2:10-20"], fasta, url, overwrite=True, **GEOMETRY)
+    assert bz.store.open(url)["onehot"].shape == (1, 512, 4)
+    # a store whose creation at the URL stopped half-way (created False) is built again, not resumed or refused
+    zarr.open_group(url, mode="r+").attrs["created"] = False
+    memory.rm("/bazenji-store-test/s.zarr/onehot", recursive=True)
+    bz.pp.encode(bed, fasta, url, **options)
+    assert np.array_equal(bz.store.open(url)["onehot"].values, a["onehot"].values)
+    bz.store.remove(url)
+    assert not memory.exists("/bazenji-store-test/s.zarr") and not bz.store.exists(url)
+    memory.pipe("/bazenji-store-test/other/zarr.json", b'{"zarr_format": 3, "node_type": "group"}')
+    with pytest.raises(FileExistsError, match="not a bazenji window store"):
+        bz.pp.encode(bed, fasta, "memory://bazenji-store-test/other", **GEOMETRY)
+
+
+def test_predict_from_a_store_encoded_at_a_url(tmp_path, fasta, bed, memory_url):
+    import torch
+    from conftest import small_config
+
+    url, _ = memory_url
+    torch.manual_seed(0)
+    model = bz.models.Basenji2(small_config(gelu="erf"), targets=[f"t{i}" for i in range(12)]).eval()
+    local = bz.pp.encode(bed, fasta, tmp_path / "s.zarr", model=model)
+    bz.pp.encode(bed, fasta, url, model=model)
+    expected = bz.tl.predict(local, model, keep_profiles=True)
+    got = bz.tl.predict(url, model, keep_profiles=True)
+    np.testing.assert_array_equal(got.X, expected.X)
+    np.testing.assert_array_equal(got.obsm["bz_profile"], expected.obsm["bz_profile"])
+    assert got.uns["bazenji"]["store"] == url and bz.store.results_keys(url) == bz.store.results_keys(local)
+    # regions in, a store at a URL: predict encodes into it and reads it back through zarr
+    direct = bz.tl.predict(bed, model, fasta, store=f"{url}-direct")
+    np.testing.assert_array_equal(direct.X, expected.X)
+    assert direct.uns["bazenji"]["store"] == f"{url}-direct" and bz.store.is_store(f"{url}-direct")
+    # pathlib collapses a URL's '//': refused with the way round it, instead of a local folder named 'memory:'
+    with pytest.raises(ValueError, match=r"'memory:/x/s.zarr' looks like an fsspec URL.*bz.tl.predict\(URL, model\)"):
+        bz.pp.encode(bed, fasta, Path("memory://x/s.zarr"), model=model)
+    assert not Path("memory:").exists()
+
+
+def test_plan_options_must_agree_with_a_given_plan(tmp_path, fasta, bed):
+    plan = bz.pp.plan_windows(bed, mode="tiled", margin=32, **GEOMETRY)
+    with pytest.raises(ValueError, match=r"the plan has seq_length=512 but encode was given seq_length=1024"):
+        bz.pp.encode(plan, fasta, tmp_path / "a.zarr", seq_length=1024)
+    model = SimpleNamespace(config=SimpleNamespace(seq_length=4096, bin_size=32, crop_bins=16))
+    with pytest.raises(ValueError, match=r"seq_length=512, bin_size=16, crop_bins=4 but .*seq_length=4096, "
+                                         r"bin_size=32, crop_bins=16 \(from the model SimpleNamespace\)"):  # fmt: skip
+        bz.pp.encode(plan, fasta, tmp_path / "a.zarr", model=model)
+    with pytest.raises(ValueError, match=r"mode='tiled' but encode was given mode='centered'"):
+        bz.pp.encode(plan, fasta, tmp_path / "a.zarr", mode="centered")
+    with pytest.raises(ValueError, match=r"margin=32 but encode was given margin=64"):
+        bz.pp.encode(plan, fasta, tmp_path / "a.zarr", margin=64)
+    assert not (tmp_path / "a.zarr").exists()
+    # options that agree with the plan are accepted (and give the plan's windows)
+    path = bz.pp.encode(plan, fasta, tmp_path / "a.zarr", mode="tiled", margin=32, **GEOMETRY)
+    assert bz.store.read_plan(path).equals(plan)

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pyBigWig
 import pytest
 import torch
@@ -141,3 +142,70 @@ def test_bad_training_input(demo, store):
         bz.tl.train(Basenji2(small_config()), store, epochs=1)
     with pytest.raises(ValueError, match="loss='mse'"):
         bz.tl.train(tiny_model(demo), store, loss="mse")
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    """11 windows (chunks of 2) over a 6,000 bp chromosome: 1,024 bp windows, 4 bins of 128 bp from 256 bp in."""
+    from test_bigwig import write_bigwig
+
+    bz.settings.progress = False
+    rng = np.random.default_rng(3)
+    genome = bz.io.Genome({"chr1": "".join(rng.choice(list("ACGT"), 6000))})
+    plan = bz.pp.tile_genome(genome, seq_length=1024, bin_size=128, crop_bins=2)
+    path = bz.pp.encode(plan, genome, tmp_path / "s.zarr", chunk_windows=2)
+    # "step": 1 on [0, 3000), 3 after; "flat": 1000 everywhere
+    step = write_bigwig(tmp_path / "step.bw", [("chr1", 6000)], {"chr1": [(0, 3000, 1.0), (3000, 6000, 3.0)]})
+    flat = write_bigwig(tmp_path / "flat.bw", [("chr1", 6000)], {"chr1": [(0, 6000, 1000.0)]})
+    return path, {"step": step, "flat": flat}
+
+
+def test_store_targets_beyond_float16_are_refused(small_store):
+    path, files = small_store
+    # no targets table: sum over 128 bp bins, no clip, scale 1: 1000 x 128 = 128,000 > 65,504 would be stored as inf
+    with pytest.raises(ValueError, match=r"float16.*65504.*'flat' \(max 128000\).*clip"):
+        bz.pp.import_bigwigs(path, files)
+    table = pd.DataFrame({"identifier": ["step", "flat"], "sum_stat": ["sum", "sum"], "clip": [np.nan, np.nan],
+                          "scale": [1.0, 0.25]})  # fmt: skip
+    bz.pp.import_bigwigs(path, files, targets=table)  # the refused import left no complete targets to protect
+    targets = bz.store.open(path)["targets"].values
+    assert np.isfinite(targets).all() and (targets[:, :, 1] == 32_000).all()  # 128,000 x 0.25
+    # window 5's span is 2560..3072: three bins of 128 x 1, then 56 x 1 + 72 x 3 = 272
+    assert targets[5, :, 0].tolist() == [128, 128, 128, 272]
+
+
+def test_interrupted_target_import_is_refused_then_redone(small_store, demo, tmp_path, monkeypatch):
+    import shutil
+
+    from bazenji.io.bigwig import BigWigTracks
+
+    path, files = small_store
+    table = pd.DataFrame({"identifier": ["step", "flat"], "clip": [np.nan, 500.0]})
+    reference = shutil.copytree(path, tmp_path / "reference.zarr")
+    bz.pp.import_bigwigs(reference, files, targets=table)
+    real, calls = BigWigTracks.read, {"n": 0}
+
+    def crash_on_fifth_window(self, *args):  # window 4: the first of chunk 2, after chunks 0 and 1 were written
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("bigWig server went away")
+        return real(self, *args)
+
+    monkeypatch.setattr(BigWigTracks, "read", crash_on_fifth_window)
+    with pytest.raises(OSError, match="went away"):
+        bz.pp.import_bigwigs(path, files, targets=table)
+    monkeypatch.setattr(BigWigTracks, "read", real)
+    ds = bz.store.open(path)
+    assert not ds["targets"].attrs["complete"] and not ds["targets"].values[4:].any()  # the rest reads as zeros
+    model = tiny_model(demo)
+    for run in (lambda: bz.tl.train(model, path, epochs=1), lambda: bz.tl.evaluate(model, path),
+                lambda: bz.store.check_targets(path), lambda: bz.store.check_targets(ds)):  # fmt: skip
+        with pytest.raises(ValueError, match="incomplete targets.*import_bigwigs on the store again"):
+            run()
+    bz.pp.import_bigwigs(path, files, targets=table)  # no overwrite needed: an incomplete import is redone
+    done, expected = bz.store.open(path), bz.store.open(reference)
+    assert done["targets"].attrs["complete"] and np.array_equal(done["targets"].values, expected["targets"].values)
+    assert (done["targets"].values[:, :, 1] == 500).all()  # 128,000 clipped to 500
+    bz.store.check_targets(path)
+    with pytest.raises(FileExistsError, match="already has targets"):
+        bz.pp.import_bigwigs(path, files, targets=table)

@@ -95,8 +95,37 @@ def test_bad_options():
         bz.pp.plan_windows(table([("chr1", 1, 2)]), mode="tiled", margin=60_000)
 
 
+def test_tiled_short_regions_reuse_a_long_regions_windows():
+    small = {"seq_length": 512, "bin_size": 16, "crop_bins": 4}  # 24 bins of 16 bp: a 384 bp output span
+    plan = bz.pp.plan_windows(["chr1:0-2000", "chr1:100-120", "chr1:130-140"], mode="tiled", margin=32, **small)
+    # chr1:0-2000 needs ceil((2000 + 64) / 384) = 6 abutting spans centred on 1000: the first is -152..232, which
+    # holds 100-120 and 130-140 at least 32 bp from its edges, so they need no window of their own
+    assert plan.n_windows == 6 and plan.n_windows_saved == -3
+    assert plan.output_starts().tolist() == [-152 + 384 * k for k in range(6)]
+    a = plan.assignments
+    assert a[a["region"] > 0].values.tolist() == [[1, 0, 15, 17], [2, 0, 17, 19]]  # (100 + 152) // 16 = 15, ...
+    # a region overlapping the long one continues its windows (same phase), a nested long one takes two of them
+    plan = bz.pp.plan_windows(["chr1:0-2000", "chr1:100-2100", "chr1:500-900"], mode="tiled", margin=32, **small)
+    assert plan.n_windows == 6  # 6 + 6 + 2 windows without sharing
+    a = plan.assignments
+    assert a[a["region"] == 2].values.tolist() == [[2, 1, 16, 24], [2, 2, 0, 18]]  # 232 + 16 * 16 = 488 <= 500
+    assert a[a["region"] == 1]["window"].tolist() == list(range(6))
+    # ... but one 400 bp after the first one's last window ends (2152) gets windows of its own
+    far = bz.pp.plan_windows(["chr1:0-2000", "chr1:2552-3552"], mode="tiled", margin=32, **small)
+    assert far.n_windows == 6 + 3
+    stranded = bz.pp.plan_windows(table([("chr1", 0, 2000), ("chr1", 100, 120)], strand=["+", "-"]), mode="tiled",
+                                  margin=32, stranded=True, **small)  # fmt: skip
+    assert stranded.n_windows == 7 and stranded.windows["rc"].sum() == 1  # never shared across strands
+
+
 region_lists = st.lists(
-    st.tuples(st.sampled_from(["chr1", "chr2"]), st.integers(0, 3_000), st.integers(1, 1_500)), min_size=1, max_size=40
+    st.tuples(
+        st.sampled_from(["chr1", "chr2"]),
+        st.integers(0, 6_000),
+        st.one_of(st.integers(1, 1_500), st.integers(1_500, 5_000)),
+    ),
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -109,19 +138,28 @@ def test_tiled_plan_covers_every_region_within_margin(rows, margin, stranded):
     span, first = plan.span, plan.output_starts()
     assert plan.n_windows <= sum((e - s + 2 * margin) // span + 1 for s, e in df[["Start", "End"]].values)
     a = plan.assignments
+    is_long = (df["End"] - df["Start"] + 2 * margin > span).to_numpy()
+    long_windows = np.unique(a["window"][is_long[a["region"]]])
+    w_chrom, w_rc = plan.windows["chrom"].to_numpy(), plan.windows["rc"].to_numpy()
     for region, pieces in a.groupby("region"):
         chrom, start, end, strand = df.iloc[region]
+        minus = stranded and strand == "-"
         w = pieces["window"].to_numpy()
-        assert (plan.windows["chrom"].to_numpy()[w] == chrom).all()
-        assert (plan.windows["rc"].to_numpy()[w] == (stranded and strand == "-")).all()
+        assert (w_chrom[w] == chrom).all() and (w_rc[w] == minus).all()
         lo = first[w] + pieces["bin_start"].to_numpy() * 16
         hi = first[w] + pieces["bin_end"].to_numpy() * 16
         order = np.argsort(lo)
-        lo, hi = lo[order], hi[order]
+        lo, hi, w = lo[order], hi[order], w[order]
         assert lo[0] <= start < lo[0] + 16 and hi[-1] - 16 < end <= hi[-1]  # tightest bins at both ends
         assert np.array_equal(lo[1:], hi[:-1])  # pieces abut, no gap and no overlap
-        if len(pieces) == 1 and end - start + 2 * margin <= span:
-            assert first[w[0]] + margin <= start and end <= first[w[0]] + span - margin
+        assert np.array_equal(first[w[1:]], first[w[:-1]] + span)  # a long region's spans abut too
+        # the margin at the region's outer ends, for short and long regions alike
+        assert first[w[0]] + margin <= start and end <= first[w[-1]] + span - margin
+        assert (len(w) > 1) == is_long[region]
+        if not is_long[region] and w[0] not in long_windows:
+            # a short region gets a window of its own only when no long region's window holds it
+            same = long_windows[(w_chrom[long_windows] == chrom) & (w_rc[long_windows] == minus)]
+            assert not ((first[same] + margin <= start) & (end <= first[same] + span - margin)).any()
     assert a["window"].is_monotonic_increasing
     assert plan.n_windows_saved == len(df) - plan.n_windows
 

@@ -189,14 +189,39 @@ def _from_anndata(adata: AnnData, axis: str | None) -> tuple[pd.DataFrame, str]:
 
 # -- common checks -------------------------------------------------------------------------------------
 def _integers(df: pd.DataFrame, column: str, lines: np.ndarray | None, what: str) -> None:
-    values = pd.to_numeric(df[column], errors="coerce")
+    raw = df[column]
+    if pd.api.types.is_bool_dtype(raw):
+        flags = np.ones(len(raw), bool)
+    elif raw.dtype == object:
+        flags = raw.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(bool)
+    else:
+        flags = np.zeros(len(raw), bool)
+    if flags.any():  # True/False would pass as 1/0
+        raise ValueError(
+            f"{what}: {column} is a boolean on {_describe_rows(np.flatnonzero(flags), lines)} "
+            f"(e.g. {bool(raw.iloc[int(np.flatnonzero(flags)[0])])}); expected integer coordinates"
+        )
+    values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna().to_numpy() | (values.to_numpy(dtype=float) % 1 != 0)
     if bad.any():
-        example = df[column].iloc[int(np.flatnonzero(bad)[0])]
+        example = raw.iloc[int(np.flatnonzero(bad)[0])]
         raise ValueError(
             f"{what}: {column} is not an integer on {_describe_rows(np.flatnonzero(bad), lines)} (e.g. {example!r})"
         )
     df[column] = values.astype(np.int64)
+
+
+def _chromosomes(df: pd.DataFrame, lines: np.ndarray | None, what: str) -> None:
+    names = df["Chromosome"]
+    # astype(str) would turn a missing name into the chromosome 'None' or 'nan'
+    missing = names.isna().to_numpy() | names.astype(str).str.strip().eq("").to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(
+            f"{what}: Chromosome is missing on {_describe_rows(rows, lines)} (e.g. {names.iloc[int(rows[0])]!r}); "
+            "expected a chromosome name on every row"
+        )
+    df["Chromosome"] = names.astype(str)
 
 
 def _finish(
@@ -211,7 +236,7 @@ def _finish(
     if len(df) == 0:
         raise ValueError(f"no regions in {what}")
     df = df.reset_index(drop=True)
-    df["Chromosome"] = df["Chromosome"].astype(str)
+    _chromosomes(df, lines, what)
     for column in ("Start", "End"):
         _integers(df, column, lines, what)
     negative = np.flatnonzero((df["Start"] < 0).to_numpy())
@@ -254,15 +279,34 @@ def _finish(
 def _centre_on_summit(df: pd.DataFrame, summit: bool | int, lines: np.ndarray | None, what: str) -> pd.DataFrame:
     if "Peak" not in df.columns:
         raise ValueError(f"summit={summit!r} needs a narrowPeak 'Peak' column (summit offset), {what} has none")
-    _integers(df, "Peak", lines, what)
-    peak = df["Peak"].to_numpy()
-    at = np.where(peak >= 0, df["Start"].to_numpy() + peak, (df["Start"].to_numpy() + df["End"].to_numpy()) // 2)
-    width = df["End"].to_numpy() - df["Start"].to_numpy() if summit is True else np.full(len(df), int(summit))
-    if summit is not True and int(summit) < 1:
+    if summit is not True and (isinstance(summit, bool) or not isinstance(summit, int | np.integer) or summit < 1):
         raise ValueError(f"summit={summit!r}: expected True, False or a positive width in bp")
+    _integers(df, "Peak", lines, what)
+    start, end, peak = (df[c].to_numpy() for c in ("Start", "End", "Peak"))
+    bad = np.flatnonzero((peak < -1) | (peak >= end - start))
+    if len(bad):
+        i = bad[0]
+        raise ValueError(
+            f"{what}: Peak (the summit's offset from Start) is outside its region on {_describe_rows(bad, lines)} "
+            f"(e.g. Peak={peak[i]} on {df['Chromosome'].iloc[i]}:{start[i]}-{end[i]}); expected 0 <= Peak < "
+            "End - Start, or -1 for no summit"
+        )
+    at = np.where(peak >= 0, start + peak, (start + end) // 2)
+    width = end - start if summit is True else np.full(len(df), int(summit))
+    new_start = at - width // 2
+    clipped = np.flatnonzero(new_start < 0)
+    if len(clipped):
+        i, chrom = clipped[0], df["Chromosome"].iloc[clipped[0]]
+        warnings.warn(
+            f"{what}: {len(clipped)} regions centred on their summit would start before 0 "
+            f"({_describe_rows(clipped, lines)}); they are shifted to start at 0, off their summit (e.g. the summit "
+            f"at {chrom}:{at[i]} with width {width[i]} gives {chrom}:0-{width[i]})",
+            UserWarning,
+            stacklevel=4,
+        )
     df = df.copy()
     df["Summit"] = at
-    df["Start"] = np.maximum(at - width // 2, 0)
+    df["Start"] = np.maximum(new_start, 0)
     df["End"] = df["Start"].to_numpy() + width
     return df
 

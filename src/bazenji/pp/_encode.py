@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -16,12 +17,14 @@ from tqdm.auto import tqdm
 from .._settings import settings
 from ..io.genome import Genome, as_genome
 from ..store import _zarr as zstore
-from ..store._plan import WindowPlan, plan_centered, plan_tiled
+from ..store._plan import WindowPlan, geometry, plan_centered, plan_tiled
 from ._windows import plan_windows
 
 logger = logging.getLogger("bazenji")
 
 DEFAULT_CHUNK_WINDOWS = 32
+# what pathlib makes of a URL: Path("s3://bucket/w.zarr") is "s3:/bucket/w.zarr" (one-letter schemes are drives)
+_COLLAPSED_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/(?!/)")
 
 
 def encode_windows(
@@ -58,6 +61,24 @@ def _restrand(plan: WindowPlan, stranded: bool) -> WindowPlan:
     return plan_centered(plan.regions, stranded=stranded, **geometry)
 
 
+def _check_plan_options(plan: WindowPlan, options: dict) -> None:
+    """Planning options given with a ready plan must agree with it: they cannot change its windows."""
+    numbers = {k: options.get(k, getattr(plan, k)) for k in ("seq_length", "bin_size", "crop_bins")}
+    seq_length, bin_size, crop_bins, _ = geometry(**numbers, model=options.get("model"))
+    wanted = {"seq_length": seq_length, "bin_size": bin_size, "crop_bins": crop_bins,
+              "mode": options.get("mode", plan.mode)}  # fmt: skip
+    if plan.mode == "tiled" and "margin" in options:
+        wanted["margin"] = options["margin"]
+    differ = [k for k, v in wanted.items() if v != getattr(plan, k)]
+    if differ:
+        source = f" (from the model {type(options['model']).__name__})" if "model" in options else ""
+        raise ValueError(
+            f"the plan has {', '.join(f'{k}={getattr(plan, k)!r}' for k in differ)} but encode was given "
+            f"{', '.join(f'{k}={wanted[k]!r}' for k in differ)}{source}; these options only plan regions: leave "
+            "them out with a plan, or make the plan with them (bz.pp.plan_windows)"
+        )
+
+
 def _mismatches(path: str, plan: WindowPlan, genome: Genome, chunk_windows: int | None) -> list[str]:
     meta = zstore.attrs(path)
     problems = []
@@ -86,12 +107,12 @@ def encode(
     chunk_windows: int | None = None,
     overwrite: bool = False,
     stranded: bool | None = None,
-    mode: Literal["centered", "tiled"] = "centered",
-    seq_length: int = 131_072,
+    mode: Literal["centered", "tiled"] | None = None,
+    seq_length: int | None = None,
     model: object | None = None,
-    margin: int = 4_096,
-    bin_size: int = 128,
-    crop_bins: int = 64,
+    margin: int | None = None,
+    bin_size: int | None = None,
+    crop_bins: int | None = None,
     compression_level: int = 1,
     writers: int = 2,
     client: object | None = None,
@@ -110,7 +131,8 @@ def encode(
     genome
         A :class:`~bazenji.io.Genome` or a FASTA path.
     store
-        Path of the zarr store (a folder, conventionally ending in ``.zarr``).
+        Path of the zarr store (a folder, conventionally ending in ``.zarr``), or an fsspec URL that zarr
+        supports (``s3://bucket/windows.zarr``, ``memory://windows.zarr``).
     chunk_windows
         Windows per zarr chunk, the unit of work and of resumption; 32 for a new store by default.
     overwrite
@@ -120,7 +142,9 @@ def encode(
         Reverse-complement the windows of minus-strand regions. ``None`` follows the plan (plus strand
         only for regions).
     mode, seq_length, model, margin, bin_size, crop_bins
-        Planning options used when regions are given; see :func:`bazenji.pp.plan_windows`.
+        Planning options used when regions are given, with the defaults of :func:`bazenji.pp.plan_windows`.
+        Given with a plan, they must agree with it (an error otherwise; ``margin`` is compared for tiled plans
+        only, as centred planning ignores it).
     compression_level
         zstd level of the one-hot (blosc, bit-shuffled); 1 stores about 0.26 bytes per bp and is fastest.
     writers
@@ -137,29 +161,30 @@ def encode(
     The store path; open it with :func:`bazenji.store.open` or ``xarray.open_zarr``.
     """
     genome = as_genome(genome)
+    given = {"mode": mode, "seq_length": seq_length, "model": model, "margin": margin, "bin_size": bin_size,
+             "crop_bins": crop_bins}  # fmt: skip
+    options = {k: v for k, v in given.items() if v is not None}
     if isinstance(plan_or_regions, WindowPlan):
         plan = plan_or_regions
+        _check_plan_options(plan, options)
         if stranded is not None and bool(stranded) != plan.stranded:
             plan = _restrand(plan, bool(stranded))
     else:
-        plan = plan_windows(
-            plan_or_regions,
-            mode=mode,
-            seq_length=seq_length,
-            model=model,
-            margin=margin,
-            bin_size=bin_size,
-            crop_bins=crop_bins,
-            stranded=bool(stranded),
-        )
+        plan = plan_windows(plan_or_regions, stranded=bool(stranded), **options)
     genome.check_chroms(plan.windows["chrom"].unique().tolist())
     path = os.fspath(store)
+    if isinstance(store, os.PathLike) and _COLLAPSED_URL.match(path):
+        raise ValueError(
+            f"store={path!r} looks like an fsspec URL that pathlib collapsed ('memory://x' becomes 'memory:/x'); "
+            "pass the URL as a str. bz.tl.predict(regions, ..., store=URL) does that to URLs: encode into the URL "
+            "with bz.pp.encode(regions, genome, URL, model=model), then run bz.tl.predict(URL, model)"
+        )
     if chunk_windows is not None and (not isinstance(chunk_windows, int | np.integer) or chunk_windows < 1):
         raise ValueError(f"chunk_windows={chunk_windows!r}; expected a positive integer")
-    if os.path.exists(path):
+    if zstore.exists(path):
         if not zstore.is_store(path):
             raise FileExistsError(f"{path!r} exists and is not a bazenji window store; choose another path")
-        if overwrite:
+        if overwrite or not zstore.is_created(path):  # a store whose creation stopped holds nothing encoded
             zstore.remove(path)
         else:
             problems = _mismatches(path, plan, genome, chunk_windows)
@@ -167,7 +192,7 @@ def encode(
                 raise ValueError(
                     f"the store {path!r} was made with {'; '.join(problems)}; pass overwrite=True to replace it"
                 )
-    if not os.path.exists(path):
+    if not zstore.exists(path):
         zstore.create(
             path,
             plan,
@@ -249,7 +274,8 @@ def _encode_on_dask(client, path, plan, genome, todo, bounds, windows, bar) -> N
     from ..tl._dask import run_chunks, share
 
     chroms, starts, rc = windows
-    token = hashlib.blake2b(f"{os.path.abspath(path)}|{genome.fingerprint}".encode(), digest_size=6).hexdigest()
+    where = path if zstore.is_url(path) else os.path.abspath(path)
+    token = hashlib.blake2b(f"{where}|{genome.fingerprint}".encode(), digest_size=6).hexdigest()
     shared = share(client, genome, name="genome", token=token)
     first = {int(c): lo for c, (lo, _) in zip(todo.tolist(), bounds, strict=True)}
     last = {int(c): hi for c, (_, hi) in zip(todo.tolist(), bounds, strict=True)}

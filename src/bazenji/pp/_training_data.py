@@ -125,6 +125,9 @@ def split_by_chrom(
     return labels
 
 
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
 def write_store_targets(
     path: str | os.PathLike,
     bigwigs: Mapping | Sequence | None = None,
@@ -135,17 +138,20 @@ def write_store_targets(
     """Binned training targets ``(window, bin, track)`` float16 from bigWigs, written into a window store.
 
     Each window's output span is binned with the official data semantics (per bin the track's
-    ``sum_stat``, then clip and scale from the targets table or defaults), chunk by chunk.
+    ``sum_stat``, then clip and scale from the targets table or defaults), chunk by chunk. The
+    ``targets`` array gets the attribute ``complete`` only after its last chunk: an import that stopped
+    is refused by training and evaluation, and running it again redoes it.
 
     Returns
     -------
-    The track table of the written targets (also stored as ``target_*`` variables over ``track``).
+    The track table of the written targets (the identifiers are also stored as ``track``).
     """
-    group = zarr.open_group(str(path), mode="r+")
+    location = os.fspath(path)
+    group = zarr.open_group(location, mode="r+", use_consolidated=False)
     meta = dict(group.attrs)
-    if "targets" in group and not overwrite:
-        raise FileExistsError(f"{path} already has targets; pass overwrite=True to replace them")
-    plan = bz_store.read_plan(path)
+    if "targets" in group and group["targets"].attrs.get("complete", True) and not overwrite:
+        raise FileExistsError(f"{location} already has targets; pass overwrite=True to replace them")
+    plan = bz_store.read_plan(location)
     span_starts = plan.windows["start"].to_numpy() + plan.crop_bins * plan.bin_size
     span_end = span_starts + plan.n_bins * plan.bin_size
     chunk = int(meta["chunk_windows"])
@@ -160,6 +166,7 @@ def write_store_targets(
             dtype="float16",
             fill_value=0,
             dimension_names=["window", "bin", "track"],
+            attributes={"complete": False},
             overwrite=True,
         )
         names = group.create_array("track", shape=(len(tracks),), dtype=str, dimension_names=["track"], overwrite=True)
@@ -172,6 +179,21 @@ def write_store_targets(
             block = np.stack(
                 [tracks.read(chroms[w], int(span_starts[w]), int(span_end[w])) for w in range(first, last)]
             )
+            _check_float16(block, tracks.identifiers, location)
             block[rc[first:last]] = block[rc[first:last], ::-1]
             array[first:last] = block.astype(np.float16)
+        array.attrs["complete"] = True
     return table
+
+
+def _check_float16(block: np.ndarray, identifiers: list[str], where: str) -> None:
+    """Refuse values float16 cannot hold: they would be stored as inf and train on inf."""
+    peak = np.nanmax(np.abs(block), axis=(0, 1))
+    over = np.flatnonzero(peak > FLOAT16_MAX)
+    if len(over):
+        shown = ", ".join(f"{identifiers[t]!r} (max {peak[t]:.6g})" for t in over[:5])
+        raise ValueError(
+            f"{where}: targets are stored as float16, whose largest value is {FLOAT16_MAX:g}, but track(s) {shown} "
+            f"{'and more ' if len(over) > 5 else ''}exceed it after the transform; give them a clip (or a scale "
+            "below 1) in the targets table (targets=)"
+        )

@@ -33,7 +33,9 @@ def plan_windows(
         ``"centered"``: one window per region, in region order, centred on ``(Start + End) // 2`` (window
         start ``mid - seq_length // 2``, as ``basenji_predict_bed``). ``"tiled"``: nearby regions share
         windows; every region lies at least ``margin`` bp inside its window's output span, and regions
-        longer than an output span get several windows whose pieces are stitched when aggregating.
+        longer than an output span get several windows whose pieces are stitched when aggregating (with the
+        margin before the first piece and after the last). Those windows are placed first and shared: a
+        shorter region that fits one of them takes it, and overlapping long regions continue each other's.
     seq_length
         Window length in bp; ignored when ``model`` is given.
     model

@@ -189,18 +189,17 @@ def plan_centered(
 
 
 def _tile_group(start: np.ndarray, end: np.ndarray, lead: int, span: int, margin: int):
-    """Windows (as output-span starts) for one chromosome and orientation; per region its window, or -1 if long.
+    """Windows (as window starts) for short regions of one chromosome and orientation; per region its window.
 
     A region fits a window whose output span starts in ``[end + margin - span, start - margin]``; the
     fewest such starts that hit every region's interval are found greedily by interval right ends, and
-    each window is then centred within the interval its regions share.
+    each window is then centred within the interval its regions share. Every region must fit one span.
     """
     lo = end + margin - span
     hi = start - margin
-    fits = lo <= hi
     window_of = np.full(len(start), -1, np.int64)
     spans: list[int] = []
-    order = np.flatnonzero(fits)[np.argsort(hi[fits], kind="stable")]
+    order = np.argsort(hi, kind="stable")
     group_lo = point = 0
     members: list[int] = []
 
@@ -221,6 +220,94 @@ def _tile_group(start: np.ndarray, end: np.ndarray, lead: int, span: int, margin
     return np.asarray(spans, np.int64) - lead, window_of
 
 
+def _cover(origin: int, start: int, end: int, span: int, margin: int) -> range | None:
+    """Grid positions ``k`` (spans ``origin + k * span``) covering ``[start, end)`` with ``margin`` bp to spare.
+
+    None when the grid puts the region's start or end closer than ``margin`` to the outer edges of its spans.
+    """
+    k0, k1 = (start - origin) // span, (end - 1 - origin) // span
+    if start - (origin + k0 * span) < margin or origin + (k1 + 1) * span - end < margin:
+        return None
+    return range(k0, k1 + 1)
+
+
+def _tile_long(start: np.ndarray, end: np.ndarray, span: int, margin: int):
+    """Output-span starts of windows for regions longer than one span, and per region its windows in order.
+
+    Each region gets consecutive abutting spans, at least ``margin`` bp before its start and after its
+    end. Its own grid is centred on it; it takes the windows of an earlier region's grid instead (adding
+    the ones it lacks, in the same phase) when that needs fewer new windows, so overlapping and nested
+    long regions share windows.
+    """
+    spans: list[int] = []
+    grids: list[tuple[int, dict[int, int]]] = []  # (origin, grid position -> index into spans)
+    reach: list[int] = []  # per grid, the end of its last span
+    active: list[int] = []  # grids that may still reach the next region (regions come by start)
+    pieces: list[list[int]] = [[] for _ in start]
+    for i in np.argsort(start, kind="stable").tolist():
+        s, e = int(start[i]), int(end[i])
+        active = [g for g in active if reach[g] > s]
+        n = -(-(e - s + 2 * margin) // span)
+        chosen, cover, fewest = None, range(n), n
+        for g in active:
+            ks = _cover(grids[g][0], s, e, span, margin)
+            new = n if ks is None else sum(k not in grids[g][1] for k in ks)
+            if new < fewest:
+                chosen, cover, fewest = g, ks, new
+        if chosen is None:
+            chosen = len(grids)
+            grids.append(((s + e) // 2 - n * span // 2, {}))
+            reach.append(grids[chosen][0])
+            active.append(chosen)
+        origin, windows = grids[chosen]
+        for k in cover:
+            if k not in windows:
+                windows[k] = len(spans)
+                spans.append(origin + k * span)
+        reach[chosen] = max(reach[chosen], origin + (cover[-1] + 1) * span)
+        pieces[i] = [windows[k] for k in cover]
+    return np.asarray(spans, np.int64), pieces
+
+
+def _in_windows(start: np.ndarray, end: np.ndarray, span_starts: np.ndarray, span: int, margin: int) -> np.ndarray:
+    """Per region the placed window whose output span holds it with ``margin`` (the most central one), or -1."""
+    found = np.full(len(start), -1, np.int64)
+    if not len(span_starts) or not len(start):
+        return found
+    lo, hi = end + margin - span, start - margin  # the span starts that hold the region
+    mid = (lo + hi) // 2
+    order = np.argsort(span_starts, kind="stable")
+    placed = span_starts[order]
+    right = np.minimum(np.searchsorted(placed, mid), len(placed) - 1)
+    best_distance = np.full(len(start), np.iinfo(np.int64).max)
+    for candidate in (np.maximum(right - 1, 0), right):
+        at = placed[candidate]
+        better = (lo <= at) & (at <= hi) & (np.abs(at - mid) < best_distance)
+        found[better] = order[candidate[better]]
+        best_distance[better] = np.abs(at - mid)[better]
+    return found
+
+
+def _tile_strand(start: np.ndarray, end: np.ndarray, lead: int, span: int, margin: int):
+    """Windows for the regions of one chromosome and orientation: window starts, and (region, window) pieces.
+
+    Long regions are placed first; a short region goes into one of their windows when it fits there
+    with the margin, and the remaining short regions are tiled greedily (:func:`_tile_group`).
+    """
+    long = end - start + 2 * margin > span
+    long_idx = np.flatnonzero(long)
+    long_spans, long_pieces = _tile_long(start[long_idx], end[long_idx], span, margin)
+    short_idx = np.flatnonzero(~long)
+    window_of = _in_windows(start[short_idx], end[short_idx], long_spans, span, margin)
+    rest = short_idx[window_of < 0]
+    greedy_starts, greedy_of = _tile_group(start[rest], end[rest], lead, span, margin)
+    region = [np.repeat(long_idx, [len(p) for p in long_pieces]), short_idx[window_of >= 0], rest]
+    window = [np.asarray([w for p in long_pieces for w in p], np.int64), window_of[window_of >= 0],
+              len(long_spans) + greedy_of]  # fmt: skip
+    starts = np.concatenate([long_spans - lead, greedy_starts])
+    return starts, np.concatenate(region).astype(np.int64), np.concatenate(window).astype(np.int64)
+
+
 def default_margin(span: int) -> int:
     """Tiled mode's default margin: 4,096 bp (32 bins of the human model), at most an eighth of the output span."""
     return min(4_096, span // 8)
@@ -238,7 +325,10 @@ def plan_tiled(
     """Few windows shared by nearby regions, each region at least ``margin`` bp inside its window's output span.
 
     Regions too long for one output span (with margins) get consecutive windows whose output spans
-    abut, centred on the region; each window gives one piece of the region.
+    abut, centred on the region (or continuing the windows of an overlapping long region), with at
+    least ``margin`` bp before the region's start and after its end; each window gives one piece of the
+    region. Shorter regions that fit one of those windows with the margin take it; the rest share
+    windows placed greedily. Windows are never shared across chromosomes or, when ``stranded``, strands.
     """
     seq_length, bin_size, crop_bins, n_bins = geometry(seq_length, bin_size, crop_bins)
     span, lead = n_bins * bin_size, crop_bins * bin_size
@@ -255,17 +345,9 @@ def plan_tiled(
     groups = pd.Series(np.arange(len(chrom))).groupby([chrom, minus], sort=False)
     for (c, rc), idx in groups:
         idx = idx.to_numpy()
-        w_starts, window_of = _tile_group(start[idx], end[idx], lead, span, margin)
-        base = len(rows_w)
+        w_starts, region, window = _tile_strand(start[idx], end[idx], lead, span, margin)
+        pieces.append((idx[region], len(rows_w) + window))
         rows_w += [(c, int(s), bool(rc)) for s in w_starts]
-        short = window_of >= 0
-        pieces.append((idx[short], base + window_of[short]))
-        for i in idx[~short].tolist():
-            n = -(-(end[i] - start[i] + 2 * margin) // span)
-            first = (start[i] + end[i]) // 2 - n * span // 2
-            ids = np.arange(len(rows_w), len(rows_w) + n)
-            rows_w += [(c, int(first + k * span - lead), bool(rc)) for k in range(n)]
-            pieces.append((np.full(n, i), ids))
     windows = pd.DataFrame(rows_w, columns=["chrom", "start", "rc"])
     windows["end"] = windows["start"] + seq_length
     # order windows along the genome (chromosomes as first met in the regions), plus strand first

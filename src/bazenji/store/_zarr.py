@@ -14,7 +14,12 @@ Layout (zarr format 3, dimension names in the array metadata, so ``xarray.open_z
 Group attributes: ``bazenji_format`` ("window-store"), ``format_version``, ``seq_length``, ``bin_size``,
 ``crop_bins``, ``n_bins``, ``alphabet`` ("ACGT"), ``n_encoding`` ("zeros"), ``mode``, ``margin``,
 ``stranded``, ``n_windows``, ``n_windows_saved``, ``chunk_windows``, ``genome_path``,
-``genome_fingerprint``, ``complete`` and ``bazenji_version``.
+``genome_fingerprint``, ``created``, ``complete`` and ``bazenji_version``.
+
+A store lives at a local path or at any fsspec URL zarr supports (``s3://...``, ``memory://...``). A
+local store is built next to its path and renamed into place; a URL has no atomic rename, so the store
+is built in place with ``created`` False until its last array is written, and a store found with
+``created`` False is replaced by :func:`bazenji.pp.encode`.
 
 Metadata is not consolidated: zarr 3 hides arrays added after consolidation from readers that
 trust it, and prediction adds arrays to the store later. ``xarray.open_zarr(path, consolidated=False)``
@@ -46,6 +51,26 @@ def _compressor(level: int) -> BloscCodec:
 
 def _path(path: str | os.PathLike) -> str:
     return os.fspath(path)
+
+
+def is_url(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an fsspec URL (``s3://...``, ``memory://...``) rather than a local path."""
+    return isinstance(path, str) and "://" in path
+
+
+def _filesystem(url: str):
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """Whether anything (a store or not) is at the local path or URL ``path``."""
+    path = _path(path)
+    if is_url(path):
+        fs, root = _filesystem(path)
+        return fs.exists(root)
+    return os.path.exists(path)
 
 
 def is_store(path: str | os.PathLike) -> bool:
@@ -87,24 +112,65 @@ def create(
 ) -> str:
     """Create an empty window store for ``plan`` (nothing encoded yet), replacing nothing.
 
-    The store is built next to ``path`` and moved into place in one rename, so ``path`` is either
-    absent or a whole store, whenever the process stops.
+    A local store is built next to ``path`` and moved into place in one rename, so ``path`` is either
+    absent or a whole store, whenever the process stops. A store at a URL is built in place and its
+    ``created`` attribute set only once it is whole.
 
     Returns
     -------
     The store path.
     """
-    from .. import __version__
-
     path = _path(path)
-    if os.path.exists(path):
+    if exists(path):
         raise FileExistsError(f"{path!r} exists")
+    n = plan.n_windows
+    chunk_windows = max(1, min(int(chunk_windows), max(n, 1)))
+    meta = _attributes(plan, chunk_windows, genome_path, genome_fingerprint)
+    if is_url(path):
+        # the format marker goes in with the group, so a half-built store is known for one
+        group = zarr.open_group(path, mode="w", zarr_format=3, attributes={**meta, "created": False})
+        _fill(group, plan, chunk_windows, compression_level)
+        group.attrs["created"] = True
+        return path
     partial = f"{path}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    n, length = plan.n_windows, plan.seq_length
-    chunk_windows = max(1, min(int(chunk_windows), max(n, 1)))
-    n_chunks = -(-n // chunk_windows)
     group = zarr.open_group(partial, mode="w", zarr_format=3)
+    _fill(group, plan, chunk_windows, compression_level)
+    group.attrs.update({**meta, "created": True})
+    os.rename(partial, path)
+    return path
+
+
+def _attributes(plan: WindowPlan, chunk_windows: int, genome_path: str | None, genome_fingerprint: str) -> dict:
+    from .. import __version__
+
+    n = plan.n_windows
+    return {
+        "bazenji_format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bazenji_version": __version__,
+        "seq_length": plan.seq_length,
+        "bin_size": plan.bin_size,
+        "crop_bins": plan.crop_bins,
+        "n_bins": plan.n_bins,
+        "alphabet": "ACGT",
+        "n_encoding": "zeros",
+        "mode": plan.mode,
+        "margin": int(plan.margin),
+        "stranded": bool(plan.stranded),
+        "n_windows": n,
+        "n_windows_saved": int(plan.n_windows_saved),
+        "chunk_windows": chunk_windows,
+        "n_chunks": -(-n // chunk_windows),
+        "genome_path": genome_path or "",
+        "genome_fingerprint": genome_fingerprint,
+        "complete": n == 0,
+    }
+
+
+def _fill(group: zarr.Group, plan: WindowPlan, chunk_windows: int, compression_level: int) -> None:
+    """Write every array of a new store: the empty one-hot, the windows, the regions and the plan's pieces."""
+    n, length = plan.n_windows, plan.seq_length
     onehot = group.create_array(
         ONEHOT,
         shape=(n, length, 4),
@@ -122,6 +188,7 @@ def create(
     _array(group, "end", windows["end"].to_numpy(np.int64), ["window"])
     rc = windows["rc"].to_numpy(bool) if "rc" in windows else np.zeros(n, bool)
     _array(group, "rc", rc, ["window"])
+    n_chunks = -(-n // chunk_windows)
     group.create_array("done", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False, dimension_names=["chunk"])
     regions = plan.regions
     _array(group, "region", regions.index.astype(str).to_numpy(), ["region"])
@@ -132,31 +199,11 @@ def create(
         _array(group, "region_strand", regions["Strand"].astype(str).to_numpy(), ["region"])
     for column in plan.assignments.columns:
         _array(group, f"piece_{column}", plan.assignments[column].to_numpy(np.int64), ["piece"])
-    group.attrs.update(
-        {
-            "bazenji_format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "bazenji_version": __version__,
-            "seq_length": plan.seq_length,
-            "bin_size": plan.bin_size,
-            "crop_bins": plan.crop_bins,
-            "n_bins": plan.n_bins,
-            "alphabet": "ACGT",
-            "n_encoding": "zeros",
-            "mode": plan.mode,
-            "margin": int(plan.margin),
-            "stranded": bool(plan.stranded),
-            "n_windows": n,
-            "n_windows_saved": int(plan.n_windows_saved),
-            "chunk_windows": chunk_windows,
-            "n_chunks": n_chunks,
-            "genome_path": genome_path or "",
-            "genome_fingerprint": genome_fingerprint,
-            "complete": n == 0,
-        }
-    )
-    os.rename(partial, path)
-    return path
+
+
+def is_created(path: str | os.PathLike) -> bool:
+    """Whether a store was built whole (False: its creation at a URL stopped half-way; it holds nothing encoded)."""
+    return bool(_group(path).attrs.get("created", True))
 
 
 def open(path: str | os.PathLike, **kwargs) -> xr.Dataset:  # noqa: A001 - the module's verb, like xarray.open_zarr
@@ -274,14 +321,44 @@ def check_complete(source: str | os.PathLike | xr.Dataset) -> None:
     )
 
 
+def check_targets(source: str | os.PathLike | xr.Dataset) -> None:
+    """Raise when a store has no training ``targets`` or their import stopped before the last window.
+
+    Windows an interrupted import never reached would read as all-zero targets. Stores whose
+    ``targets`` lack the ``complete`` attribute (written before it existed) are taken as complete.
+    """
+    dataset = isinstance(source, xr.Dataset)
+    where = source.attrs.get("path", "the window store") if dataset else repr(_path(source))
+    group = None if dataset else _group(source)
+    if "targets" not in (source if dataset else group):
+        raise ValueError(f"{where} has no 'targets' variable; add tracks with bz.pp.import_bigwigs first")
+    meta = source["targets"].attrs if dataset else group["targets"].attrs
+    if not meta.get("complete", True):
+        raise ValueError(
+            f"{where} has incomplete targets: their import stopped before the last window, and the windows it did "
+            "not reach would train on zeros; run bz.pp.import_bigwigs on the store again to redo it"
+        )
+
+
 def remove(path: str | os.PathLike) -> None:
     """Delete a window store (refuses anything that is not one).
 
-    The folder is renamed first, so an interruption never leaves a half-deleted store at ``path``.
+    A local store is renamed first, so an interruption never leaves a half-deleted store at ``path``. At a
+    URL the store is first flagged not ``created`` and its group metadata deleted last, so a half-deleted
+    store reads as a half-built one, which :func:`bazenji.pp.encode` replaces.
     """
     path = _path(path)
     if not is_store(path):
         raise ValueError(f"refusing to delete {path!r}: it is not a bazenji window store")
+    if is_url(path):
+        zarr.open_group(path, mode="r+", use_consolidated=False).attrs["created"] = False
+        fs, root = _filesystem(path)
+        marker = f"{root.rstrip('/')}/zarr.json"
+        files = [f for f in fs.find(root) if f.rstrip("/") != marker]  # find() lists paths as url_to_fs gives root
+        if files:
+            fs.rm(files)
+        fs.rm(root, recursive=True)
+        return
     doomed = f"{path.rstrip('/')}.removing-{os.getpid()}"
     os.replace(path, doomed)
     shutil.rmtree(doomed)

@@ -140,6 +140,7 @@ def evaluate(model, store, *, split: str | None = "test", windows=None, batch_si
     bz_store.check_complete(dataset)
     if "targets" not in dataset:
         raise ValueError(f"{store} has no 'targets' variable; add tracks with bz.pp.import_bigwigs first")
+    bz_store.check_targets(dataset)
     if windows is None:
         windows = np.arange(dataset.sizes["window"]) if split is None or "split" not in dataset else (
             _split_windows(dataset, split)
@@ -268,6 +269,7 @@ def train(
     bz_store.check_complete(dataset)
     if "targets" not in dataset:
         raise ValueError(f"{store} has no 'targets' variable; add tracks with bz.pp.import_bigwigs first")
+    bz_store.check_targets(dataset)
     n_tracks = dataset.sizes[dataset["targets"].dims[-1]]
     if n_tracks != model.config.n_tracks:
         raise ValueError(f"the store has {n_tracks} target tracks but the model has {model.config.n_tracks} outputs")
@@ -276,6 +278,8 @@ def train(
         raise ValueError(f"store targets have {n_bins} bins; the model outputs {model.config.n_bins}")
     train_windows = _split_windows(dataset, "train")
     valid_dataset = dataset if valid is None else (bz_store.open(valid) if not hasattr(valid, "sizes") else valid)
+    if valid is not None:
+        bz_store.check_targets(valid_dataset)
     valid_windows = (
         _split_windows(valid_dataset, "valid") if valid is None else np.arange(valid_dataset.sizes["window"])
     )
