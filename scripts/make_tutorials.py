@@ -2,6 +2,7 @@
 
     python scripts/make_tutorials.py             # sources only
     python scripts/make_tutorials.py --execute   # run each notebook on the demo and keep its outputs
+    python scripts/make_tutorials.py --execute --only 03_training   # just these notebooks
 
 The committed notebooks carry their outputs (figures, tables) so that the docs and a repository browser show
 them; the test suite executes them again from scratch.
@@ -16,10 +17,14 @@ import nbformat as nbf
 from nbclient import NotebookClient
 
 EXECUTE = "--execute" in sys.argv[1:]
+#: ``--only 03_training`` rewrites (and executes) just the named notebooks; the others keep their outputs
+ONLY = sys.argv[sys.argv.index("--only") + 1 :] if "--only" in sys.argv else None
 
 
 def nb(cells, path):
     """Write a notebook: cells starting with ``md:`` are markdown, the others code."""
+    if ONLY is not None and path.stem not in ONLY:
+        return
     notebook = nbf.v4.new_notebook()
     notebook.cells = [
         nbf.v4.new_markdown_cell(c[3:]) if c.startswith("md:") else nbf.v4.new_code_cell(c.strip()) for c in cells
@@ -238,6 +243,24 @@ history.metrics
 """,
         """
 bz.pl.training_history(history)
+""",
+        """md:## A new head in seconds: train from cached trunk embeddings
+
+With a frozen trunk every epoch computes the same trunk embeddings again. `bz.tl.cache_embeddings` runs
+the trunk once over the store and keeps its output there (`embedding`, window x bin x channel, float16);
+`train(from_embeddings=True)` then trains only the head from the cache: one linear layer per batch. There
+is no augmentation on this path (the cache holds the stored sequence's embeddings only).""",
+        """
+import time
+
+model = bz.models.load("demo").replace_head(table)
+tic = time.perf_counter()
+bz.tl.cache_embeddings(model, "training.zarr", overwrite=True)
+cached_s = time.perf_counter() - tic
+tic = time.perf_counter()
+fast = bz.tl.train(model, "training.zarr", epochs=2, steps_per_epoch=8, from_embeddings=True, lr=5e-3, seed=0)
+print(f"cache written in {cached_s:.1f} s; two epochs from it in {time.perf_counter() - tic:.1f} s")
+print(f"validation Pearson R: {bz.tl.evaluate(model, 'training.zarr', split='valid')['pearsonr'].mean():.2f}")
 """,
         """md:## Evaluate like basenji_test
 
