@@ -345,5 +345,5 @@ def test_variant_effect_on_workers_equals_single_process(client, model, genome_p
             np.testing.assert_array_equal(adata.layers[name], local.layers[name])
         assert list(adata.obs_names) == list(local.obs_names) and adata.uns["bazenji"]["device"] == "cpu"
     writes = [(chunk, key) for stage, chunk, key, _ in read_log(faults) if stage == "predict"]
-    assert sorted(chunk for chunk, _ in writes) == list(range(3))  # 9 variants, chunks of 3 (sites never split)
+    assert sorted(chunk for chunk, _ in writes) == list(range(3))  # 9 variants, chunks of 3
     assert all(re.fullmatch(rf"bazenji-variants-[0-9a-f]+-[0-9a-f]{{8}}-{chunk}", key) for chunk, key in writes)

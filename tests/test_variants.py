@@ -282,10 +282,11 @@ def test_resumed_run_equals_uninterrupted(model, genome, chrom, tmp_path, monkey
     variants = table(rows)
     reference = bz.tl.variant_effect(variants, model, genome, chunk_variants=2, batch_size=2, stats=["SAR"])
 
-    from bazenji.tl import _variants
+    from bazenji.tl import _alleles, _variants
 
-    real = _variants.predict_windows
+    real, real_chunk = _alleles.predict_windows, _variants.score_chunk
     calls = {"n": 0, "limit": 5}
+    scored = []  # the first row of every chunk this process starts scoring
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -293,19 +294,32 @@ def test_resumed_run_equals_uninterrupted(model, genome, chrom, tmp_path, monkey
             raise Interrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_variants, "predict_windows", flaky)
+    def counted(spec, chunk, *args, **kwargs):
+        scored.append(int(chunk.rows[0]))
+        return real_chunk(spec, chunk, *args, **kwargs)
+
+    monkeypatch.setattr(_alleles, "predict_windows", flaky)
+    monkeypatch.setattr(_variants, "score_chunk", counted)
     store = tmp_path / "sad.zarr"
     with pytest.raises(Interrupt):  # chunks of 2 SNVs = 4 windows = 2 calls: dies inside chunk 3
         bz.tl.variant_effect(variants, model, genome, chunk_variants=2, batch_size=2, stats=["SAR"], store=store)
-    (key,) = bz.store.results_keys(store)
-    assert bz.store.done_chunks(store, key).tolist() == [True, True, False, False, False]
+    progress = f"{store}/uns/bazenji_chunks"  # the resume record inside the AnnData store
+    (key,) = bz.store.results_keys(progress)
+    assert bz.store.done_chunks(progress, key).tolist() == [True, True, False, False, False]
+    assert scored == [0, 2, 4]
 
     calls.update(n=0, limit=10**6)
+    scored.clear()
     resumed = bz.tl.variant_effect(variants, model, genome, chunk_variants=2, batch_size=2, stats=["SAR"],
                                    store=store)  # fmt: skip
+    assert scored == [4, 6, 8]  # the finished chunks are not scored again
     assert calls["n"] == 5  # chunks 3 and 4 (two calls each) and chunk 5 (one SNV, one call)
     np.testing.assert_array_equal(resumed.X, reference.X)
     np.testing.assert_array_equal(resumed.layers["SAR"], reference.layers["SAR"])
+    on_disk = ad.read_zarr(store)
+    np.testing.assert_array_equal(on_disk.X, reference.X)
+    np.testing.assert_array_equal(on_disk.layers["SAR"], reference.layers["SAR"])
+    assert bz.store.done_chunks(progress, key).all()
 
 
 def test_bad_input(model, genome, chrom):
@@ -322,6 +336,11 @@ def test_bad_input(model, genome, chrom):
         bz.tl.variant_effect(good, model, genome, out_dtype="int8")
     with pytest.raises(ValueError, match="chunk_variants=0"):
         bz.tl.variant_effect(good, model, genome, chunk_variants=0)
+    read = bz.io.read_vcf(good)  # a read_vcf table is taken as it is: its positions are checked all the same
+    floats = bz.tl.variant_effect(read.assign(pos=read["pos"].astype(float)), model, genome)
+    np.testing.assert_array_equal(floats.X, bz.tl.variant_effect(read, model, genome).X)
+    with pytest.raises(ValueError, match=r"non-integral pos 100.5 at row\(s\) 0"):
+        bz.tl.variant_effect(read.assign(pos=read["pos"] + 0.5), model, genome)
 
 
 def test_cli_sad(model, chrom, tmp_path):

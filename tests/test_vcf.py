@@ -219,6 +219,25 @@ def test_dataframe_input():
         bz.io.read_vcf(pd.DataFrame({"chrom": ["1"], "pos": [1], "ref": ["A"]}))
 
 
+def test_dataframe_float_positions():
+    # a pos column with a missing value, or one read by a float-minded reader, holds 100.0: whole floats are positions
+    frame = pd.DataFrame({"chrom": ["1", "1", "1"], "pos": [100.0, 200.0, 3e3], "ref": ["A", "C", "G"],
+                          "alt": ["G", "T", "A"]})  # fmt: skip
+    table = bz.io.read_vcf(frame)
+    assert list(table["pos"]) == [100, 200, 3000] and table["pos"].dtype == "int64"
+    assert list(table["id"]) == ["1:100:A:G", "1:200:C:T", "1:3000:G:A"]  # not 1:100.0:A:G
+    mixed = pd.DataFrame({"chrom": ["1"] * 2, "pos": pd.Series([7, 8.0], dtype=object), "ref": ["A"] * 2,
+                          "alt": ["C"] * 2})  # fmt: skip
+    assert list(bz.io.read_vcf(mixed)["pos"]) == [7, 8]
+    fractional = frame.assign(pos=[100.0, 200.5, 7.25])
+    with pytest.raises(ValueError, match=r"non-integral pos 200.5, 7.25 at row\(s\) 1, 2; expected whole"):
+        bz.io.read_vcf(fractional)
+    with pytest.raises(ValueError, match=r"row 1 .*POS='\.'"):  # missing is reported as missing, not as a fraction
+        bz.io.read_vcf(frame.assign(pos=[100.0, float("nan"), 3.0]))
+    with pytest.raises(ValueError, match="non-integral pos inf at row"):
+        bz.io.read_vcf(frame.assign(pos=[100.0, 2.0, float("inf")]))
+
+
 def test_empty_vcf(tmp_path):
     table = bz.io.read_vcf(write_vcf(tmp_path / "e.vcf", []))
     assert len(table) == 0

@@ -106,10 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     sad.add_argument("--on-mismatch", choices=["score", "nan", "raise"], default="score",
                      help="REF matching neither the genome nor an ALT (default: %(default)s)")  # fmt: skip
     sad.add_argument("--float16", action="store_true", help="store scores as float16 (millions of variants)")
-    sad.add_argument("--store", help="folder for per-chunk results (kept; rerun with it to resume)")
+    sad.add_argument("--store", help="AnnData zarr store written chunk by chunk (kept; rerun with it to resume); "
+                     "an OUT.zarr output is its own store")  # fmt: skip
     sad.add_argument("--chunk-variants", type=int, default=256, help="variants per chunk (default: %(default)s)")
-    sad.add_argument("-o", "--output", help="OUT.h5ad or OUT.zarr (default: sad.h5ad)")
-    sad.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    sad.add_argument("-o", "--output", help="OUT.h5ad, or OUT.zarr: scores streamed into it chunk by chunk, never "
+                     "all in memory; rerun to resume (default: sad.h5ad)")  # fmt: skip
+    sad.add_argument("--overwrite", action="store_true",
+                     help="replace an existing output or --store (a .zarr output is otherwise resumed)")  # fmt: skip
     _common(sad)
 
     demo = commands.add_parser(
@@ -217,22 +220,31 @@ def _write(adata, output: Path) -> None:
 
 
 def run_sad(args) -> int:
-    """``bazenji sad``."""
+    """``bazenji sad``.
+
+    A ``.zarr`` output without ``--store`` is the store itself: scores go into it chunk by chunk and a rerun of the
+    same command resumes it. Otherwise the scores are kept in memory (or streamed into ``--store``) and written to
+    the output at the end.
+    """
     import bazenji as bz
 
     output = Path(args.output or "sad.h5ad")
-    _check_output(output, args.overwrite)
+    streamed = output.suffix == ".zarr" and (args.store is None or Path(args.store).resolve() == output.resolve())
+    _check_output(output, args.overwrite or streamed)  # an existing .zarr output is resumed (or refused) below
+    store = output if streamed else args.store
     model = bz.models.load(args.model, targets=args.targets)
     stats = [s.strip() for s in args.stats.split(",") if s.strip()]
     tic = time.perf_counter()
     adata = bz.tl.variant_effect(
         args.vcf, model, args.genome, tracks=_tracks(args.tracks), rc=args.rc, shifts=args.shifts,
         stats="all" if stats == ["all"] else stats, n_value=0.0 if args.n_zero else 0.25,
-        on_mismatch=args.on_mismatch, out_dtype="float16" if args.float16 else "float32", store=args.store,
-        chunk_variants=args.chunk_variants, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+        on_mismatch=args.on_mismatch, out_dtype="float16" if args.float16 else "float32", store=store,
+        overwrite=args.overwrite, chunk_variants=args.chunk_variants, device=args.device, dtype=args.dtype,
+        batch_size=args.batch_size,
     )  # fmt: skip
     seconds = time.perf_counter() - tic
-    _write(adata, output)
+    if not streamed:
+        _write(adata, output)
     info = adata.uns["bazenji"]
     skipped = sum(info.get("skipped", {}).values())
     print(
@@ -242,7 +254,7 @@ def run_sad(args) -> int:
         f"tracks    {adata.n_vars:,}; stats {', '.join(info['stats'])}\n"
         f"ensemble  rc={info['ensemble']['rc']} shifts={info['ensemble']['shifts']}\n"
         f"speed     {adata.n_obs / seconds:.2f} variants/s on {info['device']} ({info['dtype']}), {seconds:.1f} s\n"
-        f"written   {output}" + (f"\nstore     {args.store}" if args.store else "")
+        f"written   {output}" + (f"\nstore     {store}" if store is not None and not streamed else "")
     )
     return 0
 

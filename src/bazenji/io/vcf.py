@@ -38,9 +38,10 @@ def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 5
     ----------
     path_or_df
         A VCF file, plain or gzip/bgzip-compressed (recognised by its content, not its name), or a DataFrame
-        with columns ``chrom``, ``pos`` (1-based), ``ref``, ``alt`` and optionally ``id`` (any case; ``alt``
-        may hold several comma-separated alleles). Only the first eight VCF columns are read; sample columns
-        are ignored, and so is the header except that ``#`` lines are skipped.
+        with columns ``chrom``, ``pos`` (1-based; integers, or floats with whole values such as ``100.0``),
+        ``ref``, ``alt`` and optionally ``id`` (any case; ``alt`` may hold several comma-separated alleles).
+        Only the first eight VCF columns are read; sample columns are ignored, and so is the header except that
+        ``#`` lines are skipped.
     max_indel
         Longest allele kept, in bases: an alternative allele is skipped when it or the REF is longer. The
         default, 50, is the usual line between short indels and structural variants.
@@ -56,8 +57,8 @@ def read_vcf(path_or_df: str | os.PathLike | pd.DataFrame, *, max_indel: int = 5
     ValueError
         A malformed record (fewer than five tab-separated fields, a position that is not a positive integer, an
         empty chromosome, REF or ALT with letters other than bases, a QUAL that is not a number); the message
-        names the line (file) or row (DataFrame). Also a ``max_indel`` that is not a positive integer, or a
-        DataFrame without the required columns.
+        names the line (file) or row (DataFrame); a table's fractional float positions are named all at once.
+        Also a ``max_indel`` that is not a positive integer, or a DataFrame without the required columns.
 
     Warns
     -----
@@ -150,9 +151,31 @@ def _records_from_frame(frame: pd.DataFrame) -> Iterable[tuple[str, list[str]]]:
         )
     names = ("chrom", "pos", "id", "ref", "alt", "qual", "filter")
     values = [frame[columns[n]].tolist() if n in columns else [None] * len(frame) for n in names]
+    values[1] = integral_positions(values[1])
     for row, (chrom, pos, vid, ref, alt, qual, filt) in enumerate(zip(*values, strict=True)):
         fields = [_field(v) for v in (chrom, pos, vid, ref, alt, qual, filt)]
         yield f"row {row} of the variant table", fields
+
+
+def integral_positions(positions: list) -> list:
+    """``positions`` with whole floats (``100.0``, as a column with a missing value becomes) made ``int``.
+
+    Raises ValueError naming every row whose position is a float with a fraction (or infinite): a position is a
+    base, and rounding it would silently score another one. NaN is left for the caller to report as missing.
+    """
+    out, fractional = list(positions), []
+    for row, value in enumerate(out):
+        if isinstance(value, float | np.floating) and not np.isnan(value):
+            if float(value).is_integer():
+                out[row] = int(value)
+            else:
+                fractional.append(row)
+    if fractional:
+        raise ValueError(
+            f"variant table: non-integral pos {show(out[r] for r in fractional)} at row(s) {show(fractional)}; "
+            "expected whole 1-based positions (floats such as 100.0 are accepted)"
+        )
+    return out
 
 
 def _field(value) -> str:

@@ -12,14 +12,27 @@ window loses ``len(insert) // 2`` bases at the front.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..encode import one_hot, to_codes
-from ._ensemble import predict_onehot
+from ._ensemble import DTYPES, predict_onehot
+
+#: statistics ``variant_effect`` computes per variant and track (``X`` is always SAD)
+STATS = ("SAD", "SAR", "logSAD", "SAX", "maxabs", "D1", "D2", "REF", "ALT")
+OUT_DTYPES = {"float32": np.float32, "float16": np.float16}
+#: sums of coverage and of squared differences run past float16's largest value (65,504): always float32
+WIDE_STATS = ("REF", "ALT", "D2")
+
+
+def stat_dtype(stat: str, out_dtype: str):
+    """The dtype statistic ``stat`` is kept in when scores are asked for as ``out_dtype``."""
+    return np.float32 if stat in WIDE_STATS else OUT_DTYPES[out_dtype]
 
 
 def fit_length(text: str, length: int) -> str:
@@ -34,8 +47,9 @@ def fit_length(text: str, length: int) -> str:
 
 
 def site_texts(
-    genome, chrom: str, pos: int, ref: str, alts: Sequence[str], seq_length: int, *, replace: str | None = None
-) -> tuple[str, list[str]]:
+    genome, chrom: str, pos: int, ref: str, alts: Sequence[str], seq_length: int, *, replace: str | None = None,
+    extra: int | None = None,
+) -> tuple[str, list[str]]:  # fmt: skip
     """The reference and alternative window texts of one site, each of length ``seq_length``.
 
     Parameters
@@ -49,9 +63,14 @@ def site_texts(
     replace
         Genome bases at the variant to replace by REF before the alleles are cut in: the matching ALT of the
         official swap, or the genome's bases when REF does not match and is forced in; None when REF matches.
+    extra
+        Bases past ``L`` the site reads, ``max(0, len(ref) - longest ALT of the record)``; computed from ``alts``
+        when None. Given when ``alts`` are only some of the record's alleles (a chunk holding part of a site),
+        so the windows keep the whole record's geometry.
     """
     left = seq_length // 2 - 1
-    extra = max(0, len(ref) - max(len(a) for a in alts))
+    if extra is None:
+        extra = max(0, len(ref) - max(len(a) for a in alts))
     start = pos - 1 - left
     # Windows past a chromosome end are N-padded to their full length (the official code pads the right end
     # one base short and lets dna_length_1hot add it, which only differs for deletions at the very end).
@@ -88,12 +107,17 @@ def check_sites(genome, sites) -> tuple[np.ndarray, list[str], list[str | None]]
 def chunk_windows(
     chunk_sites, sites, status, replace, rows_of_site, on_mismatch, genome, seq_length
 ) -> Iterator[tuple[bool, int, int, str]]:
-    """``(is_ref, site, row, text)`` for every window of a chunk: each site's reference, then its alleles."""
+    """``(is_ref, site, row, text)`` for every window of a chunk: each site's reference, then its alleles.
+
+    ``sites`` holds the chunk's sites with ``alts`` (and ``rows_of_site`` the rows) of the chunk's alleles only,
+    and ``extra`` of the whole record.
+    """
     for s in chunk_sites.tolist():
         if status[s] == 2 and on_mismatch == "nan":
             continue
-        chrom, pos, ref, alts = sites.loc[s, ["chrom", "pos", "ref", "alts"]]
-        ref_text, alt_texts = site_texts(genome, chrom, int(pos), ref, alts, seq_length, replace=replace[s])
+        chrom, pos, ref, alts, extra = sites.loc[s, ["chrom", "pos", "ref", "alts", "extra"]]
+        ref_text, alt_texts = site_texts(genome, chrom, int(pos), ref, alts, seq_length, replace=replace[s],
+                                         extra=int(extra))  # fmt: skip
         yield True, s, -1, ref_text
         for row, text in zip(rows_of_site[s], alt_texts, strict=True):
             yield False, s, row, text
@@ -223,3 +247,72 @@ def _score_batch(batch: list, out: torch.Tensor, stats: Sequence[str], carry: _R
     if last_refs:
         carry.site, carry.profile = batch[last_refs[-1]][1], out[last_refs[-1]]
     return scored
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """What every chunk of one ``variant_effect`` call shares (small and picklable: it travels with dask tasks)."""
+
+    stats: tuple[str, ...]
+    n_tracks: int
+    out_dtype: str
+    on_mismatch: str
+    seq_length: int
+    batch_size: int
+    n_value: float
+    head_tracks: np.ndarray | None
+    rc: bool
+    shifts: tuple[int, ...]
+    dtype: str
+    strand_pairs: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class ChunkSites:
+    """One chunk: its variant rows ``[start, start + n)``, their sites (global numbers) and per-site tables.
+
+    ``table`` has the columns of the site table (``chrom``, ``pos``, ``ref``, ``extra``) with ``alts`` holding
+    only the chunk's alleles, in the order of ``rows_of_site``.
+    """
+
+    sites: np.ndarray
+    table: pd.DataFrame
+    status: dict[int, int]
+    replace: dict[int, str | None]
+    rows_of_site: dict[int, list]
+    rows: np.ndarray
+
+
+def score_chunk(
+    spec: ScoreSpec, chunk: ChunkSites, genome, model, device: torch.device, *, timing: dict | None = None,
+    on_variants=None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Scores ``{stat: (variants of the chunk, tracks)}`` of one chunk: the unit of work, here or on a dask worker.
+
+    ``timing`` (``model_s``, ``windows``, ``variants``) is added to when given; ``on_variants`` is called with
+    the number of variants of every finished batch.
+    """
+    local = {int(row): i for i, row in enumerate(chunk.rows)}
+    values = {s: np.full((len(chunk.rows), spec.n_tracks), np.nan, stat_dtype(s, spec.out_dtype)) for s in spec.stats}
+    timing = {"model_s": 0.0, "windows": 0, "variants": 0} if timing is None else timing
+    windows = chunk_windows(chunk.sites, chunk.table, chunk.status, chunk.replace, chunk.rows_of_site,
+                             spec.on_mismatch, genome, spec.seq_length)  # fmt: skip
+    carry = _RefCarry()
+    dtype = DTYPES[spec.dtype]
+    for batch in _batches(windows, spec.batch_size):
+        tic_model = time.perf_counter()
+        x = torch.from_numpy(encode_texts([w[3] for w in batch], spec.n_value)).to(device)
+        out = predict_windows(
+            model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=list(spec.shifts), dtype=dtype,
+            strand_pairs=spec.strand_pairs, n_value=spec.n_value,
+        )  # fmt: skip
+        scored = _score_batch(batch, out, list(spec.stats), carry)
+        timing["model_s"] += time.perf_counter() - tic_model
+        timing["windows"] += len(batch)
+        for row, row_values in scored:
+            for s in spec.stats:
+                values[s][local[row]] = row_values[s]
+        if on_variants is not None:
+            on_variants(len(scored))
+        timing["variants"] += len(scored)
+    return values

@@ -246,36 +246,39 @@ def predict_on_dask(client, spec, layout, todo: list[int], model, *, fingerprint
 
 
 def variant_task(spec, c: int, chunk, genome, ref: ModelRef, weights, device: str, store: str | None, key: str):
-    """One dask task of ``variant_effect``: score chunk ``c``, write it to ``store`` (or return the scores)."""
-    from ._variants import score_chunk
+    """One dask task of ``variant_effect``: score chunk ``c``, write its rows into ``store`` (or return the scores)."""
+    from ._alleles import score_chunk
+    from ._variant_output import progress_path, write_scores
 
-    if store is not None and _chunk_done(store, key, c):
-        return {"chunk": c, "values": None, "model_s": 0.0, "windows": 0, "variants": len(chunk.rows), "device": None}
+    start = int(chunk.rows[0])
+    if store is not None and _chunk_done(progress_path(store), key, c):
+        return {"chunk": c, "start": start, "values": None, "model_s": 0.0, "windows": 0, "variants": len(chunk.rows),
+                "device": None}  # fmt: skip
     pin_worker_threads()
     torch_device = settings.resolve_device(device)
     model = worker_model(ref, weights, torch_device)
     timing = {"model_s": 0.0, "windows": 0, "variants": 0}
     values = score_chunk(spec, chunk, genome, model, torch_device, timing=timing)
     if store is not None:
-        from .. import store as bz_store
-
-        bz_store.write_chunk(store, key, c, values)
+        write_scores(store, key, c, start, values)
         values = None
-    return {"chunk": c, "values": values, **timing, "device": str(torch_device)}
+    return {"chunk": c, "start": start, "values": values, **timing, "device": str(torch_device)}
 
 
 def score_on_dask(
     client, spec, todo: list[int], chunk_sites: Callable, model, genome, *, fingerprint: str, given, device: str,
-    store, key: str, bar,
+    store, key: str, on_scores: Callable, bar,
 ) -> dict:  # fmt: skip
     """The unfinished chunks of ``variant_effect`` as dask tasks.
 
+    Workers write their chunk's rows into ``store`` when given; otherwise each chunk's scores come back and go
+    to ``on_scores(chunk, first_row, values)`` as they land (nothing is collected here).
+
     Returns
     -------
-    ``results`` (chunk -> scores, for a call without a store), the workers' ``model_s``, ``windows`` and
-    ``variants``, and their ``devices``.
+    The workers' ``model_s``, ``windows`` and ``variants``, and their ``devices``.
     """
-    totals = {"results": {}, "model_s": 0.0, "windows": 0, "variants": 0, "devices": set()}
+    totals = {"model_s": 0.0, "windows": 0, "variants": 0, "devices": set()}
     if not todo:
         return {**totals, "devices": []}
     ref, weights = ship_model(client, model, fingerprint=fingerprint, given=given)
@@ -284,7 +287,7 @@ def score_on_dask(
 
     def collect(result: dict) -> None:
         if result["values"] is not None:
-            totals["results"][result["chunk"]] = result["values"]
+            on_scores(result["chunk"], result["start"], result["values"])
         for name in ("model_s", "windows"):
             totals[name] += result[name]
         totals["variants"] += result["variants"]

@@ -371,8 +371,10 @@ def predict(
         genome = resolve_genome(genome, model)
         regions = pp.regions(data, genome=genome)
         plan = pp.plan_windows(regions, mode=mode, model=model, margin=margin)
-        store_path = Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr" if temporary else (
-            store if _is_url(store) else Path(store)
+        store_path = (
+            Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr"
+            if temporary
+            else (store if _is_url(store) else Path(store))
         )
         tic = time.perf_counter()
         encode = partial(pp.encode, plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded,

@@ -1,6 +1,7 @@
 """``bz.tl.variant_effect``: variants x tracks AnnData of SAD and related scores, streamed and resumable.
 
-Window placement and the statistics are in :mod:`bazenji.tl._alleles`.
+Window placement, the statistics and the per-chunk unit of work are in :mod:`bazenji.tl._alleles`; where the
+scores go (memory, or an AnnData zarr store written chunk by chunk) in :mod:`bazenji.tl._variant_output`.
 """
 
 from __future__ import annotations
@@ -10,36 +11,24 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
-from .. import store as bz_store
 from .._settings import settings
 from ..io import read_vcf, select_tracks
 from ..io.vcf import COLUMNS as VCF_COLUMNS
+from ..io.vcf import integral_positions
 from ..store._results import results_key
-from ._alleles import _batches, _RefCarry, _score_batch, check_sites, chunk_windows, encode_texts, predict_windows
-from ._ensemble import DTYPES, resolve_placement, strand_pair_permutation
+from ._alleles import OUT_DTYPES, STATS, ChunkSites, ScoreSpec, check_sites, score_chunk, stat_dtype
+from ._ensemble import resolve_placement, strand_pair_permutation
 from ._predict import _h5ad_safe, _versions, model_fingerprint, resolve_genome, resolve_model, track_table
+from ._variant_output import MemoryScores, StoreScores
 
 logger = logging.getLogger("bazenji")
-
-#: statistics ``variant_effect`` computes per variant and track (``X`` is always SAD)
-STATS = ("SAD", "SAR", "logSAD", "SAX", "maxabs", "D1", "D2", "REF", "ALT")
-OUT_DTYPES = {"float32": np.float32, "float16": np.float16}
-#: sums of coverage and of squared differences run past float16's largest value (65,504): always float32
-WIDE_STATS = ("REF", "ALT", "D2")
-
-
-def _stat_dtype(stat: str, out_dtype: str):
-    return np.float32 if stat in WIDE_STATS else OUT_DTYPES[out_dtype]
-
 
 MISMATCH = ("score", "nan", "raise")
 #: default number of variants per chunk: the unit of work written to the store and of resumption
@@ -60,6 +49,8 @@ def _variant_table(variants, max_indel: int) -> pd.DataFrame:
     if isinstance(variants, pd.DataFrame) and set(VCF_COLUMNS) <= set(variants.columns):
         table = variants.copy()  # already one row per allele, as read_vcf returns it
         table.attrs = dict(variants.attrs)
+        if not pd.api.types.is_integer_dtype(table["pos"]):  # edited tables: whole floats are fine, fractions not
+            table["pos"] = integral_positions(table["pos"].tolist())
     else:
         table = read_vcf(variants, max_indel=max_indel)
     table["chrom"] = table["chrom"].astype(str)
@@ -84,9 +75,9 @@ def _sites(table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     extra = np.maximum(0, table["ref"].str.len().to_numpy() - longest_alt)
     keys = table[["chrom", "pos", "ref"]].assign(extra=extra)
     site_of_row = keys.groupby(["chrom", "pos", "ref", "extra"], sort=False, observed=True).ngroup().to_numpy(np.int64)
-    grouped = table.groupby(site_of_row, sort=True)
+    grouped = keys.assign(alt=table["alt"].to_numpy()).groupby(site_of_row, sort=True)
     sites = pd.DataFrame(
-        {name: grouped[name].first() for name in ("chrom", "pos", "ref")} | {"alts": grouped["alt"].agg(list)}
+        {name: grouped[name].first() for name in ("chrom", "pos", "ref", "extra")} | {"alts": grouped["alt"].agg(list)}
     ).reset_index(drop=True)
     return np.asarray(site_of_row, dtype=np.int64), sites
 
@@ -98,18 +89,22 @@ def _fingerprint(table: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _chunks(site_of_row: np.ndarray, n_sites: int, chunk_variants: int) -> list[np.ndarray]:
-    """Sites per chunk: consecutive sites, about ``chunk_variants`` variants each, never splitting a site."""
-    per_site = np.bincount(site_of_row, minlength=n_sites)
-    chunks, first, count = [], 0, 0
-    for s in range(n_sites):
-        count += per_site[s]
-        if count >= chunk_variants:
-            chunks.append(np.arange(first, s + 1))
-            first, count = s + 1, 0
-    if first < n_sites:
-        chunks.append(np.arange(first, n_sites))
-    return chunks
+def _chunk_sites(
+    rows: range, site_of_row: np.ndarray, sites: pd.DataFrame, alts: np.ndarray, status: np.ndarray, replace: list
+) -> ChunkSites:
+    """The sites of variant rows ``rows`` (a chunk), each with only the chunk's alleles.
+
+    A chunk is a fixed run of rows, so a multi-allelic site can straddle two chunks: each then predicts the
+    site's reference window for its own alleles (at most one extra window per chunk boundary).
+    """
+    rows = np.arange(rows.start, rows.stop)
+    rows_of_site = pd.Series(rows).groupby(site_of_row[rows], sort=False).agg(list).to_dict()
+    ids = np.fromiter(rows_of_site, dtype=np.int64, count=len(rows_of_site))
+    table = sites.loc[ids].assign(alts=[alts[rows_of_site[s]].tolist() for s in ids])
+    return ChunkSites(
+        sites=ids, table=table, status={int(i): int(status[i]) for i in ids}, replace={int(i): replace[i] for i in ids},
+        rows_of_site={int(i): rows_of_site[i] for i in ids}, rows=rows,
+    )  # fmt: skip
 
 
 def variant_effect(
@@ -125,6 +120,7 @@ def variant_effect(
     on_mismatch: str = "score",
     out_dtype: str = "float32",
     store: str | Path | None = None,
+    overwrite: bool = False,
     chunk_variants: int = CHUNK_VARIANTS,
     max_indel: int = 50,
     device: str | None = None,
@@ -138,8 +134,9 @@ def variant_effect(
     ``pos - 1 - (L//2 - 1)``, so the variant's first base sits at index ``L//2 - 1``; indel alleles are
     centre-trimmed or N-padded back to ``L`` as ``basenji/vcf.py`` ``snp_seq1`` does (module notes), each VCF
     record by its own alleles. The reference window is predicted once per site (chrom, pos, REF and the bases a
-    deletion pulls in) however many alternative alleles, on one record or several, it has.
-    Results are written chunk by chunk to ``store`` when given, so a killed run resumes where it stopped.
+    deletion pulls in) however many alternative alleles, on one record or several, it has, within a chunk.
+    Variants are scored in chunks of ``chunk_variants`` rows; with ``store`` every chunk's scores go straight to
+    disk (an AnnData zarr store), so memory holds one chunk at a time and a killed run resumes where it stopped.
 
     Parameters
     ----------
@@ -174,10 +171,17 @@ def variant_effect(
         ``"float32"``, or ``"float16"`` to halve memory and disk for millions of variants; ``REF``, ``ALT`` and
         ``D2`` stay float32 (their sums outgrow float16's range of 65,504).
     store
-        A directory (zarr group) where each finished chunk's scores are written; calling again with the same
-        arguments and store recomputes only unfinished chunks. None keeps everything in memory.
+        A path (or zarr URL), conventionally ``*.zarr``, of an AnnData zarr store the scores are written into
+        chunk by chunk: ``X`` and each layer chunked along variants at exactly the variant chunks, ``obs`` and
+        ``var`` written when it is created, ``uns`` when the last chunk is done (layout in :doc:`/formats`).
+        ``anndata.read_zarr`` reads it, ``anndata.experimental.read_lazy`` opens it lazily. Calling again with
+        the same arguments and store computes only the chunks not yet done (none once it is complete); a store of
+        other parameters is refused. Needs dask. None keeps every score in memory.
+    overwrite
+        Replace what ``store`` holds (scores of these or other parameters, or any AnnData zarr) instead of
+        resuming or refusing it.
     chunk_variants
-        Variants per chunk (a chunk never splits a site): the unit of writing and of resumption.
+        Variants (rows) per chunk: the unit of work, of writing (one zarr chunk) and of resumption.
     max_indel
         Longest allele read from a VCF, as in :func:`bazenji.io.read_vcf`.
     device, dtype, batch_size
@@ -185,8 +189,8 @@ def variant_effect(
     client
         A ``dask.distributed.Client``: every unfinished chunk is scored as one named task
         (``bazenji-variants-<key>-<call>-<chunk>``) on its workers, which load the model once each (the device is
-        resolved there) and write to ``store`` when given (they must see it) or return their scores;
-        see :doc:`/scaling`. :attr:`bazenji.settings.client` by default; ``False`` runs in this process.
+        resolved there) and write their chunk's rows into ``store`` when given (they must see it) or return their
+        scores; see :doc:`/scaling`. :attr:`bazenji.settings.client` by default; ``False`` runs in this process.
 
     Returns
     -------
@@ -195,7 +199,10 @@ def variant_effect(
     official swap put REF in the reference window; ``genome_ref``: the genome's bases under REF; and the other
     columns of :func:`bazenji.io.read_vcf`), ``var`` the track table, ``X`` the SAD, ``layers`` the other
     statistics asked for, and ``uns["bazenji"]`` the provenance (model, genome, placement, ensembling,
-    skipped alleles, mismatch counts, versions, timings).
+    skipped alleles, mismatch counts, versions, timings). With ``store``, ``X`` and ``layers`` are dask arrays
+    read lazily from the store (chunks of ``chunk_variants`` rows; ``.compute()`` or ``np.asarray`` loads them)
+    and ``obs``, ``var`` and ``uns`` are in memory; a call that found every chunk done returns the provenance of
+    the call that finished it.
     """
     started = time.perf_counter()
     stats = _check_stats(stats)
@@ -209,6 +216,7 @@ def variant_effect(
     if isinstance(chunk_variants, bool) or not isinstance(chunk_variants, int | np.integer) or chunk_variants < 1:
         raise ValueError(f"chunk_variants={chunk_variants!r}; expected a positive integer")
     n_value = float(n_value)
+    chunk_variants = int(chunk_variants)
     shifts = [int(s) for s in shifts] or [0]
     model = resolve_model(model)
     genome = resolve_genome(genome, model)
@@ -242,11 +250,11 @@ def variant_effect(
     var = track_table(model)
     track_index = select_tracks(var, tracks)
     var = var.iloc[track_index].copy()
+    var.index = var.index.astype(str)
+    obs = _obs(table, site_of_row, status, genome_ref)
     head_tracks = track_index if len(track_index) < model.config.n_tracks else None
     strand_pairs = strand_pair_permutation(model.targets, track_index) if rc else None
-    chunks = _chunks(site_of_row, len(sites), int(chunk_variants))
-    rows_of_site = pd.Series(np.arange(len(table))).groupby(site_of_row).agg(list).to_dict()
-    chunk_rows = [np.sort(np.concatenate([rows_of_site[s] for s in chunk])) for chunk in chunks]
+    bounds = [range(lo, min(lo + chunk_variants, len(table))) for lo in range(0, len(table), chunk_variants)]
     params = {
         "kind": "variant_effect",
         "model": model_fingerprint(model),
@@ -260,35 +268,32 @@ def variant_effect(
         "n_value": n_value,
         "on_mismatch": on_mismatch,
         "out_dtype": out_dtype,
-        "chunk_variants": int(chunk_variants),
+        "chunk_variants": chunk_variants,
     }
-    results: dict[int, dict[str, np.ndarray]] = {}
-    if store is not None:
-        key = bz_store.open_results(store, params, len(chunks))
-        done = bz_store.done_chunks(store, key) if chunks else np.zeros(0, bool)
-    else:
-        key, done = None, np.zeros(len(chunks), bool)
-
     n_tracks = len(track_index)
+    dtypes = {s: stat_dtype(s, out_dtype) for s in stats}
+    if store is None:
+        scores, key, done = MemoryScores(len(table), n_tracks, dtypes), results_key(params), np.zeros(len(bounds), bool)
+    else:
+        scores = StoreScores.open(store, params, obs=obs, var=var, dtypes=dtypes, chunk_variants=chunk_variants,
+                                  n_chunks=len(bounds), overwrite=overwrite)  # fmt: skip
+        key, done = scores.key, scores.done
+
     spec = ScoreSpec(
         stats=tuple(stats), n_tracks=n_tracks, out_dtype=out_dtype, on_mismatch=on_mismatch, seq_length=seq_length,
         batch_size=batch_size, n_value=n_value, head_tracks=head_tracks, rc=bool(rc), shifts=tuple(shifts),
         dtype=str(compute_dtype).removeprefix("torch."), strand_pairs=strand_pairs,
     )  # fmt: skip
+    alts = table["alt"].to_numpy()
 
     def chunk_sites(c: int) -> ChunkSites:
-        ids = chunks[c]
-        return ChunkSites(
-            sites=ids, table=sites.loc[ids], status={int(i): int(status[i]) for i in ids},
-            replace={int(i): replace[i] for i in ids}, rows_of_site={int(i): rows_of_site[i] for i in ids},
-            rows=chunk_rows[c],
-        )  # fmt: skip
+        return _chunk_sites(bounds[c], site_of_row, sites, alts, status, replace)
 
     timing = {"model_s": 0.0, "windows": 0, "variants": 0}
     devices = []
     tic = time.perf_counter()
-    todo = [c for c in range(len(chunks)) if not done[c]]
-    with tqdm(total=len(table), initial=len(table) - sum(len(chunk_rows[c]) for c in todo), unit="variant",
+    todo = [c for c in range(len(bounds)) if not done[c]]
+    with tqdm(total=len(table), initial=len(table) - sum(len(bounds[c]) for c in todo), unit="variant",
               desc="variant_effect", disable=not settings.progress) as bar:  # fmt: skip
         if client is None:
             model = model.to(torch_device).eval()
@@ -296,34 +301,20 @@ def variant_effect(
             for c in todo:
                 values = score_chunk(spec, chunk_sites(c), genome, model, torch_device, timing=timing,
                                      on_variants=bar.update)  # fmt: skip
-                if store is not None:
-                    bz_store.write_chunk(store, key, c, values)
-                else:
-                    results[c] = values
+                scores.write(c, bounds[c].start, values)
         else:
             from ._dask import score_on_dask
 
             on_workers = score_on_dask(
                 client, spec, todo, chunk_sites, model, genome, fingerprint=params["model"], given=requested_model,
-                device=settings.device if device is None else str(device), store=store,
-                key=key or results_key(params), bar=bar,
+                device=settings.device if device is None else str(device), store=store, key=key,
+                on_scores=scores.write, bar=bar,
             )  # fmt: skip
-            results.update(on_workers["results"])
             for name in timing:
                 timing[name] += on_workers[name]
             devices = on_workers["devices"] or [settings.device if device is None else str(device)]
     predict_s = time.perf_counter() - tic
 
-    # --- variants x tracks ------------------------------------------------------------------------------------
-    full = {s: np.full((len(table), n_tracks), np.nan, _stat_dtype(s, out_dtype)) for s in stats}
-    for c in range(len(chunks)):
-        for s in stats:
-            full[s][chunk_rows[c]] = results[c][s] if store is None else bz_store.read_chunk(store, key, c, s)
-    obs = _obs(table, site_of_row, status, genome_ref)
-    var.index = var.index.astype(str)
-    adata = ad.AnnData(X=full["SAD"], obs=obs, var=var)
-    for s in stats[1:]:
-        adata.layers[s] = full[s]
     provenance = {
         "model": {**{k: v for k, v in model.source.items() if v is not None}, "fingerprint": params["model"],
                   "config": model.config.to_dict()},
@@ -348,73 +339,7 @@ def variant_effect(
                     "variants_per_s": timing["variants"] / predict_s if timing["variants"] and predict_s else None,
                     "windows_per_s": timing["windows"] / predict_s if timing["windows"] and predict_s else None},
     }  # fmt: skip
-    adata.uns["bazenji"] = _h5ad_safe(provenance)
-    return adata
-
-
-@dataclass(frozen=True)
-class ScoreSpec:
-    """What every chunk of one ``variant_effect`` call shares (small and picklable: it travels with dask tasks)."""
-
-    stats: tuple[str, ...]
-    n_tracks: int
-    out_dtype: str
-    on_mismatch: str
-    seq_length: int
-    batch_size: int
-    n_value: float
-    head_tracks: np.ndarray | None
-    rc: bool
-    shifts: tuple[int, ...]
-    dtype: str
-    strand_pairs: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class ChunkSites:
-    """One chunk's sites (global numbers), their table rows, status, replacement bases and variant rows."""
-
-    sites: np.ndarray
-    table: pd.DataFrame
-    status: dict[int, int]
-    replace: dict[int, str | None]
-    rows_of_site: dict[int, list]
-    rows: np.ndarray
-
-
-def score_chunk(
-    spec: ScoreSpec, chunk: ChunkSites, genome, model, device: torch.device, *, timing: dict | None = None,
-    on_variants=None,
-) -> dict[str, np.ndarray]:  # fmt: skip
-    """Scores ``{stat: (variants of the chunk, tracks)}`` of one chunk: the unit of work, here or on a dask worker.
-
-    ``timing`` (``model_s``, ``windows``, ``variants``) is added to when given; ``on_variants`` is called with
-    the number of variants of every finished batch.
-    """
-    local = {int(row): i for i, row in enumerate(chunk.rows)}
-    values = {s: np.full((len(chunk.rows), spec.n_tracks), np.nan, _stat_dtype(s, spec.out_dtype)) for s in spec.stats}
-    timing = {"model_s": 0.0, "windows": 0, "variants": 0} if timing is None else timing
-    windows = chunk_windows(chunk.sites, chunk.table, chunk.status, chunk.replace, chunk.rows_of_site,
-                             spec.on_mismatch, genome, spec.seq_length)  # fmt: skip
-    carry = _RefCarry()
-    dtype = DTYPES[spec.dtype]
-    for batch in _batches(windows, spec.batch_size):
-        tic_model = time.perf_counter()
-        x = torch.from_numpy(encode_texts([w[3] for w in batch], spec.n_value)).to(device)
-        out = predict_windows(
-            model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=list(spec.shifts), dtype=dtype,
-            strand_pairs=spec.strand_pairs, n_value=spec.n_value,
-        )  # fmt: skip
-        scored = _score_batch(batch, out, list(spec.stats), carry)
-        timing["model_s"] += time.perf_counter() - tic_model
-        timing["windows"] += len(batch)
-        for row, row_values in scored:
-            for s in spec.stats:
-                values[s][local[row]] = row_values[s]
-        if on_variants is not None:
-            on_variants(len(scored))
-        timing["variants"] += len(scored)
-    return values
+    return scores.result(obs, var, _h5ad_safe(provenance), computed=bool(todo))
 
 
 def _obs(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> pd.DataFrame:
