@@ -150,7 +150,7 @@ def test_finished_store_is_not_recomputed_other_parameters_refused(variants, mod
     assert zarr.open_group(tmp_path / "other.zarr", mode="r").attrs["kind"] == "someone else's"
 
 
-def test_cli_sad_streams_into_a_zarr_output(variants, model, chrom, tmp_path, monkeypatch):  # noqa: F811
+def test_cli_sad_streams_into_a_zarr_output(variants, model, chrom, tmp_path, monkeypatch, capsys):  # noqa: F811
     from bazenji import cli
 
     fasta = tmp_path / "g.fa"
@@ -177,6 +177,8 @@ def test_cli_sad_streams_into_a_zarr_output(variants, model, chrom, tmp_path, mo
     assert cli.main(command) == 0 and calls == []  # a rerun resumes: nothing left to compute
     assert cli.main([*command, "--overwrite"]) == 0 and len(calls) == 2
     assert_same(ad.read_zarr(out), expected, ["SAR"])
+    assert cli.main([*command, "--rc"]) == 2  # other parameters: refused with the CLI's own switch named
+    assert "pass --overwrite" in capsys.readouterr().err
 
     monkeypatch.undo()  # an .h5ad output with --store: streamed into the store, then copied chunk by chunk
     h5ad = tmp_path / "sad.h5ad"

@@ -276,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(outdir=args.outdir, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     except (ValueError, KeyError, TypeError, OSError) as err:  # OSError: missing, existing or unwritable files
-        print(f"bazenji {args.command}: error: {err}", file=sys.stderr)
+        # the library's advice names its keyword; on the command line the same switch is --overwrite
+        print(f"bazenji {args.command}: error: {str(err).replace('overwrite=True', '--overwrite')}", file=sys.stderr)
         return 2
 
 
