@@ -60,7 +60,7 @@ def test_cached_embeddings_equal_the_trunk_on_the_stored_onehot(demo, store):
     assert cached.shape == (ds.sizes["window"], 112, 16)
     assert cached.encoding["chunks"] == (8, 112, 16)  # chunked along window like onehot
     assert cached.attrs["complete"] and cached.attrs["trunk_fingerprint"] == trunk_fingerprint(model)
-    assert cached.attrs["model_fingerprint"] == bz.tl._predict.model_fingerprint(model)
+    assert cached.attrs["model_fingerprint"] == bz.tl._common.model_fingerprint(model)
     assert np.asarray(ds["embedding_done"].values).all()
     # float16 keeps 11 significant bits: relative error up to 2**-11
     np.testing.assert_allclose(cached.values.astype(np.float32), expected, rtol=2**-10, atol=1e-3)

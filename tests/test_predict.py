@@ -354,9 +354,9 @@ KILLED_CHILD = """
 import sys, time
 import pandas as pd
 import bazenji as bz
-from bazenji.tl import _predict
+from bazenji.tl import _chunks
 
-original = _predict.predict_onehot
+original = _chunks.predict_onehot
 
 
 def slow(*args, **kwargs):  # a model slow enough that the parent can kill the process mid-run
@@ -364,7 +364,7 @@ def slow(*args, **kwargs):  # a model slow enough that the parent can kill the p
     return original(*args, **kwargs)
 
 
-_predict.predict_onehot = slow
+_chunks.predict_onehot = slow
 bz.settings.progress = False
 regions = pd.read_csv(sys.argv[1], sep="\\t")
 bz.tl.predict(regions, sys.argv[2], sys.argv[3], store=sys.argv[4], chunk_windows=2, batch_size=2)

@@ -98,7 +98,7 @@ def ship_model(client, model, *, fingerprint: str, given) -> tuple[ModelRef, obj
 
 def worker_model(ref: ModelRef, weights: ModelWeights | None, device: torch.device):
     """The model of ``ref`` on ``device`` in this process, built on first use and cached by fingerprint."""
-    from ._predict import model_fingerprint
+    from ._common import model_fingerprint
 
     key = (ref.fingerprint, str(device))
     with _models_lock:
@@ -156,7 +156,7 @@ def pin_worker_threads() -> None:
 
 def predict_task(spec, chunk: int, layout, ref: ModelRef, weights: ModelWeights | None, device: str) -> dict:
     """One dask task: predict window chunk ``chunk`` unless a previous attempt already finished it."""
-    from ._predict import predict_chunk
+    from ._chunks import predict_chunk
 
     tic = time.perf_counter()
     lo, hi = spec.bounds(chunk)

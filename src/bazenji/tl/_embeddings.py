@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .. import store as bz_store
 from .._settings import settings
 from ..models import Basenji2, load
-from ._predict import model_fingerprint
+from ._common import model_fingerprint
 
 logger = logging.getLogger("bazenji")
 

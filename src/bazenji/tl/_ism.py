@@ -23,8 +23,8 @@ from .._settings import settings
 from ..encode import one_hot, to_codes
 from ..io import select_tracks
 from ._alleles import fit_length, predict_windows
+from ._common import h5ad_safe, model_fingerprint, resolve_model, track_table
 from ._ensemble import resolve_dtype, strand_pair_permutation
-from ._predict import _h5ad_safe, model_fingerprint, resolve_model, track_table
 
 ISM_STATS = ("sum", "center")
 METHODS = ("grad_x_input", "integrated_gradients")
@@ -80,7 +80,7 @@ def model_inputs(data, genome, model, n_value: float) -> tuple[pd.DataFrame, np.
         obs = pd.DataFrame({"length": [array.shape[1]] * len(array)}, index=[f"seq_{i}" for i in range(len(array))])
         return obs, np.stack([f[0] for f in fitted]), np.asarray([-f[1] for f in fitted], np.int64)
     from .. import pp
-    from ._predict import resolve_genome
+    from ._common import resolve_genome
 
     genome = resolve_genome(genome, model)
     regions = pp.regions(data, genome=genome)
@@ -100,7 +100,7 @@ def _result(obs, var, X, scores, span_onehot, offsets, span, key_added, params) 
     adata = ad.AnnData(X=np.asarray(X, np.float32), obs=obs, var=var)
     adata.obsm[key_added] = scores
     adata.obsm[f"{key_added}_onehot"] = span_onehot
-    adata.uns[key_added] = _h5ad_safe(params)
+    adata.uns[key_added] = h5ad_safe(params)
     return adata
 
 

@@ -2,82 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from .. import store as bz_store
 from .._settings import settings
-from ..io import default_targets, select_tracks
-from ..models import Basenji2, load
-from ._aggregate import check_aggregate, combine_pieces, piece_values
-from ._ensemble import DTYPES, predict_onehot, resolve_placement, strand_pair_permutation
+from ..io import select_tracks
+from ._aggregate import check_aggregate, combine_pieces
+from ._chunks import ChunkSpec, PlanLayout, predict_here
+from ._common import h5ad_safe, model_fingerprint, resolve_genome, resolve_model, track_table, versions
+from ._ensemble import resolve_placement, strand_pair_permutation
 
 logger = logging.getLogger("bazenji")
 
 #: profiles of at most this many tracks are also put in ``obsm`` (region, bin, track)
 OBSM_PROFILE_TRACKS = 32
-
-
-def resolve_model(model) -> Basenji2:
-    """A :class:`Basenji2` from a model, anything :func:`bazenji.models.load` accepts, or None (the demo model)."""
-    if model is None:
-        logger.warning("no model given: using the embedded demo model (bz.models.load('demo'))")
-        model = "demo"
-    return model if isinstance(model, Basenji2) else load(model)
-
-
-def resolve_genome(genome, model: Basenji2):
-    """A :class:`bazenji.io.Genome` from a genome or a path; None means the demo genome, for the demo model only."""
-    from ..io import Genome
-
-    if genome is None:
-        if model.source.get("path") != "demo":
-            raise ValueError(
-                f"genome=None with the model from {model.source.get('path')!r}: expected a bz.io.Genome or a FASTA "
-                "path (the embedded demo genome is the default for the demo model only)"
-            )
-        from ..datasets import demo
-
-        logger.warning("no genome given: using the embedded demo genome, the demo model's")
-        genome = demo().fasta
-    return genome if isinstance(genome, Genome) else Genome(genome)
-
-
-def model_fingerprint(model: Basenji2, *, trunk_only: bool = False) -> str:
-    """A hash of the configuration and every weight: results are only reused for the identical model.
-
-    With ``trunk_only`` the head and the track count are left out: what embeddings depend on.
-    """
-    config = model.config.to_dict()
-    if trunk_only:
-        config.pop("n_tracks")
-    digest = hashlib.blake2b(repr(config).encode(), digest_size=12)
-    for name, tensor in model.state_dict().items():
-        if name.endswith("num_batches_tracked"):  # a training counter, not a weight: no file format keeps it
-            continue
-        if not (trunk_only and name.startswith("head.")):
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def track_table(model: Basenji2) -> pd.DataFrame:
-    """The model's track table, or ``track_0 ...`` without one."""
-    return model.targets if model.targets is not None else default_targets(model.config.n_tracks)
 
 
 def _is_store(data) -> bool:
@@ -89,158 +38,6 @@ def _is_store(data) -> bool:
 def _is_url(location) -> bool:
     """An fsspec URL (``s3://...``, ``file://...``): kept as a string, which ``Path`` would mangle."""
     return isinstance(location, str) and "://" in location
-
-
-def _region_center_bins(plan) -> np.ndarray:
-    """Per assignment row: the output bin (of its window) that holds its region's midpoint."""
-    assignments = plan.assignments
-    regions = plan.regions
-    mid = ((regions["Start"].to_numpy() + regions["End"].to_numpy()) // 2)[assignments["region"].to_numpy()]
-    first_bp = plan.windows["start"].to_numpy()[assignments["window"].to_numpy()] + plan.crop_bins * plan.bin_size
-    return ((mid - first_bp) // plan.bin_size).astype(np.int64)
-
-
-@dataclass(frozen=True)
-class ChunkSpec:
-    """What every window chunk of one prediction shares: where results go and how the model runs.
-
-    Small and picklable: it travels with each dask task.
-    """
-
-    store: str
-    key: str
-    chunk_windows: int
-    n_windows: int
-    head_tracks: np.ndarray | None
-    rc: bool
-    shifts: tuple[int, ...]
-    dtype: str
-    batch_size: int
-    aggregate: str
-    strand_pairs: np.ndarray | None
-    profile_columns: np.ndarray | None
-
-    def bounds(self, chunk: int) -> tuple[int, int]:
-        """First and one-past-last window of ``chunk``."""
-        return chunk * self.chunk_windows, min((chunk + 1) * self.chunk_windows, self.n_windows)
-
-
-@dataclass(frozen=True)
-class ChunkLayout:
-    """The plan's rows for one window chunk: which region pieces each of its windows holds."""
-
-    first: int
-    window_rc: np.ndarray
-    offsets: np.ndarray
-    bin_start: np.ndarray
-    bin_end: np.ndarray
-    center_bin: np.ndarray
-
-
-class PlanLayout:
-    """Per-window piece tables of a whole plan, sliced into one :class:`ChunkLayout` per chunk."""
-
-    def __init__(self, plan, n_windows: int) -> None:
-        assignments = plan.assignments
-        self.offsets = np.searchsorted(assignments["window"].to_numpy(), np.arange(n_windows + 1))
-        self.bin_start = assignments["bin_start"].to_numpy()
-        self.bin_end = assignments["bin_end"].to_numpy()
-        self.center_bin = _region_center_bins(plan)
-        self.window_rc = plan.windows["rc"].to_numpy(bool) if "rc" in plan.windows else np.zeros(n_windows, bool)
-
-    def chunk(self, spec: ChunkSpec, chunk: int) -> ChunkLayout:
-        """The layout of window chunk ``chunk``."""
-        lo, hi = spec.bounds(chunk)
-        rows = slice(self.offsets[lo], self.offsets[hi])
-        return ChunkLayout(
-            first=lo, window_rc=self.window_rc[lo:hi], offsets=self.offsets[lo : hi + 1] - self.offsets[lo],
-            bin_start=self.bin_start[rows], bin_end=self.bin_end[rows], center_bin=self.center_bin[rows],
-        )  # fmt: skip
-
-
-def onehot_array(store: str | Path):
-    """The store's ``onehot`` zarr array, opened for reading."""
-    import zarr
-
-    return zarr.open_group(str(store), mode="r", use_consolidated=False)["onehot"]
-
-
-def predict_chunk(
-    spec: ChunkSpec,
-    chunk: int,
-    layout: ChunkLayout,
-    model,
-    device: torch.device,
-    *,
-    onehot: np.ndarray | None = None,
-    on_batch: Callable[[int], object] | None = None,
-) -> float:
-    """Predict one window chunk and write its per-region pieces (and profiles) into the store, then mark it done.
-
-    The unit of work of :func:`predict`, in one process or as one dask task: it touches only this chunk's
-    arrays and done flag, so chunks run in any order and anywhere that sees the store.
-
-    Parameters
-    ----------
-    spec
-        The prediction's shared parameters.
-    chunk
-        Window chunk number.
-    layout
-        The chunk's piece table (:meth:`PlanLayout.chunk`).
-    model
-        A model already on ``device``, in eval mode.
-    device
-        Where batches go.
-    onehot
-        The chunk's one-hot windows as a uint8 tensor when already read (prefetched, pinned for CUDA); read
-        from the store otherwise.
-    on_batch
-        Called with the number of windows of every finished batch (progress).
-
-    Returns
-    -------
-    Seconds spent in the model.
-    """
-    if onehot is None:
-        lo, hi = spec.bounds(chunk)
-        onehot = torch.from_numpy(np.asarray(onehot_array(spec.store)[lo:hi]))
-    dtype = DTYPES[spec.dtype]
-    pieces, kept = [], []
-    model_s = 0.0
-    # pieces are taken batch by batch: only one batch of profiles (and the kept tracks) is ever in memory
-    for b in range(0, len(onehot), spec.batch_size):
-        tic = time.perf_counter()
-        # asynchronous on CUDA when the chunk sits in pinned memory (_predict_here pins it there)
-        x = onehot[b : b + spec.batch_size].to(device, non_blocking=True)
-        out = predict_onehot(
-            model, x, tracks=spec.head_tracks, rc=spec.rc, shifts=spec.shifts, dtype=dtype,
-            strand_pairs=spec.strand_pairs,
-        )  # fmt: skip
-        profiles = out.cpu().numpy()
-        model_s += time.perf_counter() - tic
-        flip = layout.window_rc[b : b + len(profiles)]
-        if flip.any():
-            profiles[flip] = profiles[flip, ::-1]
-        for w in range(b, b + len(profiles)):
-            rows = slice(layout.offsets[w], layout.offsets[w + 1])
-            pieces.append(
-                piece_values(
-                    profiles[w - b],
-                    layout.bin_start[rows],
-                    layout.bin_end[rows],
-                    layout.center_bin[rows],
-                    spec.aggregate,
-                )  # fmt: skip
-            )
-        if spec.profile_columns is not None:
-            kept.append(profiles[..., spec.profile_columns].astype(np.float16))
-        if on_batch is not None:
-            on_batch(len(x))
-    if spec.profile_columns is not None:
-        bz_store.write_profile(spec.store, layout.first, np.concatenate(kept))
-    bz_store.write_chunk(spec.store, spec.key, chunk, {"pieces": np.concatenate(pieces)})
-    return model_s
 
 
 def predict(
@@ -435,7 +232,7 @@ def predict(
             on_workers = None
             if client is None:
                 model = model.to(torch_device).eval()
-                model_s = _predict_here(spec, layout, todo, model, torch_device, bar)
+                model_s = predict_here(spec, layout, todo, model, torch_device, bar)
                 devices = [str(torch_device)]
             else:
                 from ._dask import predict_on_dask
@@ -474,14 +271,14 @@ def predict(
         "dtype": str(compute_dtype).removeprefix("torch."),
         "store": str(store_path) if not temporary or keep_store else None,
         "results_key": key,
-        "versions": _versions(),
+        "versions": versions(),
         "timings": {"encode_s": encode_s, "predict_s": predict_s, "model_s": model_s,
                     "total_s": time.perf_counter() - started,
                     "windows_per_s": n_todo / predict_s if todo and predict_s > 0 else None},
         "dask": None if on_workers is None else {k: on_workers[k] for k in ("task_s", "tasks", "skipped")},
     }  # fmt: skip
     result = ad.AnnData(X=X, obs=obs, var=var)
-    result.uns["bazenji"] = _h5ad_safe(provenance)
+    result.uns["bazenji"] = h5ad_safe(provenance)
     if profile_columns is not None and plan.mode == "centered" and len(profile_columns) <= OBSM_PROFILE_TRACKS:
         result.obsm["bz_profile"] = np.asarray(bz_store.open(store_path)["profile"].values, dtype=np.float16)
         result.uns["bazenji"]["profile_tracks"] = list(var.index[profile_columns])
@@ -496,41 +293,6 @@ def predict(
         _write_into(into, result, key_added)
         return None
     return result
-
-
-def _predict_here(spec: ChunkSpec, layout: PlanLayout, todo: list[int], model, device, bar) -> float:
-    """The chunks in this process, the next chunk's one-hot read in a background thread meanwhile.
-
-    On CUDA the chunk is read into pinned host memory, so batch copies to the GPU are asynchronous, and cuDNN
-    picks its fastest convolution algorithms for the (fixed) window shape.
-    """
-    onehot = onehot_array(spec.store)
-    model_s = 0.0
-    pin = device.type == "cuda"
-
-    def read(c):
-        lo, hi = spec.bounds(c)
-        block = torch.from_numpy(np.asarray(onehot[lo:hi]))
-        return block.pin_memory() if pin else block
-
-    with ThreadPoolExecutor(1, thread_name_prefix="bazenji-read") as reader, _cudnn_autotuned(pin):
-        upcoming = reader.submit(read, todo[0]) if todo else None
-        for position, c in enumerate(todo):
-            block = upcoming.result()
-            upcoming = reader.submit(read, todo[position + 1]) if position + 1 < len(todo) else None
-            model_s += predict_chunk(spec, c, layout.chunk(spec, c), model, device, onehot=block, on_batch=bar.update)
-    return model_s
-
-
-@contextmanager
-def _cudnn_autotuned(enabled: bool):
-    """Turn on cuDNN benchmark mode for the duration of a prediction, restored afterwards (it is process-wide)."""
-    before = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = before or enabled
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = before
 
 
 def _profile_columns(var: pd.DataFrame, keep_profiles) -> np.ndarray | None:
@@ -551,18 +313,3 @@ def _write_into(into: ad.AnnData, result: ad.AnnData, key: str) -> None:
         raise ValueError(f"into has tracks the model did not predict: {missing[:5]}; pass tracks= to compute them")
     into.layers[key] = result[:, into.var_names].X.copy()
     into.uns.setdefault("bazenji", {})[key] = result.uns["bazenji"]
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("bazenji", "torch", "numpy", "anndata", "zarr", "xarray")}
-
-
-def _h5ad_safe(value):
-    """Provenance that h5ad and zarr can store: no None, no tuples."""
-    if isinstance(value, dict):
-        return {k: _h5ad_safe(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_h5ad_safe(v) for v in value]
-    return value

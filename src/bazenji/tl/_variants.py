@@ -24,8 +24,8 @@ from ..io.vcf import COLUMNS as VCF_COLUMNS
 from ..io.vcf import integral_positions
 from ..store._results import results_key
 from ._alleles import OUT_DTYPES, STATS, ChunkSites, ScoreSpec, check_sites, score_chunk, stat_dtype
+from ._common import h5ad_safe, model_fingerprint, resolve_genome, resolve_model, track_table, versions
 from ._ensemble import resolve_placement, strand_pair_permutation
-from ._predict import _h5ad_safe, _versions, model_fingerprint, resolve_genome, resolve_model, track_table
 from ._variant_output import MemoryScores, StoreScores
 
 logger = logging.getLogger("bazenji")
@@ -333,13 +333,13 @@ def variant_effect(
         "out_dtype": out_dtype,
         "store": str(store) if store is not None else None,
         "results_key": key,
-        "versions": _versions(),
+        "versions": versions(),
         "timings": {"predict_s": predict_s, "model_s": timing["model_s"], "total_s": time.perf_counter() - started,
                     "windows": timing["windows"],
                     "variants_per_s": timing["variants"] / predict_s if timing["variants"] and predict_s else None,
                     "windows_per_s": timing["windows"] / predict_s if timing["windows"] and predict_s else None},
     }  # fmt: skip
-    return scores.result(obs, var, _h5ad_safe(provenance), computed=bool(todo))
+    return scores.result(obs, var, h5ad_safe(provenance), computed=bool(todo))
 
 
 def _obs(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> pd.DataFrame:
