@@ -260,15 +260,17 @@ class InferencePlan:
             y = conv(h)
             return max_pool(y, conv.pool, out=self._buffer(slot, y, conv.pool) if reuse else None)
         first = conv(h[:1])
-        out = self._buffer(slot, first.expand(len(h), -1, -1), conv.pool) if reuse else None
-        if out is None:
-            out = torch.empty((len(h), first.shape[1] // conv.pool, first.shape[2]), dtype=first.dtype,
-                              device=first.device)  # fmt: skip
+        batch = first.expand(len(h), -1, -1)  # the batch's output shape, dtype and device, nothing allocated
+        out = self._buffer(slot, batch, conv.pool) if reuse else batch.new_empty(self._pooled_shape(batch, conv.pool))
         max_pool(first, conv.pool, out=out[:1])
         del first
         for i in range(1, len(h)):
             max_pool(conv(h[i : i + 1]), conv.pool, out=out[i : i + 1])
         return out
+
+    @staticmethod
+    def _pooled_shape(y: torch.Tensor, pool: int) -> tuple[int, int, int]:
+        return (y.shape[0], y.shape[1] // pool, y.shape[2])
 
     def _buffer(self, slot: int, y: torch.Tensor, pool: int) -> torch.Tensor | None:
         """A per-thread tensor for the pooled ``y``, kept between calls: large fresh tensors cost page faults.
@@ -279,7 +281,7 @@ class InferencePlan:
         """
         if pool == 1:
             return None
-        shape = (y.shape[0], y.shape[1] // pool, y.shape[2])
+        shape = self._pooled_shape(y, pool)
         size = shape[0] * shape[1] * shape[2]
         buffers = self._local.__dict__.setdefault("buffers", {})
         flat = buffers.get(slot % 2)

@@ -489,15 +489,12 @@ def load(
     tracks
         Track positions to keep; the head is sliced so only those are computed.
     """
-    if isinstance(source, Basenji2) or str(source) == "demo":
-        if isinstance(source, Basenji2):
-            model = source
-        else:
-            from ..datasets import demo_model
+    if isinstance(source, Basenji2):
+        model = source
+    elif str(source) == "demo":
+        from ..datasets import demo_model
 
-            model = demo_model()
-        if gelu is not None and gelu != model.config.gelu:
-            model = _with_gelu(model, gelu)
+        model = demo_model()
     else:
         path = Path(source).expanduser()
         fmt = detect_format(path)
@@ -517,6 +514,8 @@ def load(
             raise ValueError(f"{path}: weights left over after mapping to Basenji2: {sorted(leftover)[:10]}")
         assign_weights(model, mapped, source=str(path))
         model.source = {"format": fmt, "path": str(path.resolve())}
+    if gelu is not None and gelu != model.config.gelu:  # a model object or the demo: files applied it already
+        model = _with_gelu(model, gelu)
     if targets is not None:
         model.targets = targets
     if tracks is not None:

@@ -30,14 +30,9 @@ OBSM_PROFILE_TRACKS = 32
 
 
 def _is_store(data) -> bool:
-    if _is_url(data):
+    if bz_store.is_url(data):
         return bz_store.is_store(data)
     return isinstance(data, str | Path) and Path(data).is_dir() and bz_store.is_store(data)
-
-
-def _is_url(location) -> bool:
-    """An fsspec URL (``s3://...``, ``file://...``): kept as a string, which ``Path`` would mangle."""
-    return isinstance(location, str) and "://" in location
 
 
 def predict(
@@ -152,7 +147,7 @@ def predict(
     # --- windows: planned and encoded (or taken from an existing store) ---------------------------------------
     temporary = store is None and not _is_store(data)
     if _is_store(data):
-        store_path = data if _is_url(data) else Path(data)
+        store_path = data if bz_store.is_url(data) else Path(data)
         plan = bz_store.read_plan(store_path)
         bz_store.check_complete(store_path)
         genome_fingerprint = bz_store.open(store_path).attrs.get("genome_fingerprint")
@@ -171,7 +166,7 @@ def predict(
         store_path = (
             Path(tempfile.mkdtemp(prefix="bazenji-")) / "windows.zarr"
             if temporary
-            else (store if _is_url(store) else Path(store))
+            else (store if bz_store.is_url(store) else Path(store))
         )
         tic = time.perf_counter()
         encode = partial(pp.encode, plan, genome, store_path, chunk_windows=chunk_windows, stranded=stranded,
