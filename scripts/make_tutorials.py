@@ -8,7 +8,6 @@ The committed notebooks carry their outputs (figures, tables) so that the docs a
 them; the test suite executes them again from scratch.
 """
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +33,6 @@ def nb(cells, path):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     if EXECUTE:
         print(f"executing {path.name}", flush=True)
-        os.environ.setdefault("BAZENJI_SHARED", str(Path(__file__).resolve().parents[2] / "shared"))
         with tempfile.TemporaryDirectory() as work:  # files the notebook writes stay out of the repository
             NotebookClient(
                 notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": work}}
@@ -136,18 +134,15 @@ The released Basenji2 human weights (`model_human.h5`, 120 MB, Keras HDF5) and t
 (`targets_human.txt`, 5,313 tracks) load with one call. Weights cannot be downloaded on the machines
 that build this documentation, so the cells that need the real file are shown as markdown with
 their expected output; the executable cells run the same calls on the demo model and the real
-track table shipped with the project's test fixtures.""",
+track table, which bazenji ships (`bz.datasets.human_targets()`) because the weights file has no track names.""",
         """md:```python
-model = bz.models.load("model_human.h5", targets="targets_human.txt")
+model = bz.models.load("model_human.h5", targets=bz.datasets.human_targets())
 model.config.n_tracks, model.config.n_bins, model.n_parameters()
 # (5313, 896, 30088228)
 ```
 `load` detects the format (official Keras HDF5 in both layouts, basenji2-pytorch `.pth`,
 multimolecule checkpoint folders, bazenji folders) and reads the architecture from the file.""",
         """
-import os
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -161,9 +156,8 @@ print(f"{bz.models.Basenji2(config).n_parameters():,} trainable parameters")
 
 `bz.io.read_targets` parses the official table into `var`: assay, ChIP target and biosample.""",
         """
-# the real table ships beside the repository (../shared); with the released model you have it next to the weights
-shared = Path(os.environ.get("BAZENJI_SHARED", "../../shared"))
-table = bz.io.read_targets(shared / "data" / "targets_human.txt")
+# the real table of the released model, shipped with bazenji (the .h5 file has no track names)
+table = bz.io.read_targets(bz.datasets.human_targets())
 table["assay"].value_counts()
 """,
         """

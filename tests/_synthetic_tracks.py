@@ -15,14 +15,14 @@ import pandas as pd
 
 import bazenji as bz
 
-HUMAN_TARGETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "targets_human.txt"
+HUMAN_TARGETS = Path(bz.datasets.human_targets())
 SEQ_LENGTH, BIN_SIZE, CROP_BINS = 131_072, 128, 64
 N_BINS = SEQ_LENGTH // BIN_SIZE - 2 * CROP_BINS
 CLASSES = {"K562": "K562", "HepG2": "HepG2", "GM12878": "GM12878"}  # region class -> biosample it is planted in
 
 
 def human_table() -> pd.DataFrame:
-    return bz.io.read_targets(HUMAN_TARGETS.resolve())
+    return bz.io.read_targets(HUMAN_TARGETS)
 
 
 def marker_tracks(var: pd.DataFrame) -> dict[str, list[str]]:

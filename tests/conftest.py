@@ -4,15 +4,24 @@ import numpy as np
 import pytest
 import torch
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+#: Reference checkpoints with their own implementations' predictions (see tests/data/README.md).
+REFERENCE_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
-def shared() -> Path:
-    """The shared fixtures folder; its absence is a failure, never a skip."""
-    if not (SHARED / "fixtures").is_dir():
-        raise FileNotFoundError(f"../shared/fixtures not found at {SHARED.resolve()}: the reference data are required")
-    return SHARED.resolve()
+def reference_data() -> Path:
+    """The reference fixtures folder; its absence is a failure, never a skip."""
+    if not (REFERENCE_DATA / "basenji2_keras_small").is_dir():
+        raise FileNotFoundError(f"reference fixtures not found at {REFERENCE_DATA}: they are part of the repository")
+    return REFERENCE_DATA
+
+
+@pytest.fixture(scope="session")
+def human_targets() -> Path:
+    """The real 5,313-track table of the released human model, as shipped in the package."""
+    import bazenji as bz
+
+    return Path(bz.datasets.human_targets())
 
 
 def randomize_batch_norm(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -38,7 +47,7 @@ def random_onehot(batch: int, length: int, seed: int = 0, n_fraction: float = 0.
 
 
 def small_config(**changes):
-    """The narrow Basenji2 graph of the shared fixtures (16,384 bp in, 112 bins x 12 tracks out)."""
+    """The narrow Basenji2 graph of the reference fixtures (16,384 bp in, 112 bins x 12 tracks out)."""
     from bazenji.models import Basenji2Config
 
     fields = dict(

@@ -31,8 +31,8 @@ def onehot_of(sequence: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["model.h5", "weights_only.h5"])
-def test_keras_default_gelu_is_sigmoid_and_reproduces_reference(shared, name, caplog):
-    folder = shared / "fixtures" / "basenji2_keras_small"
+def test_keras_default_gelu_is_sigmoid_and_reproduces_reference(reference_data, name, caplog):
+    folder = reference_data / "basenji2_keras_small"
     with caplog.at_level(logging.WARNING, logger="bazenji"):
         model = bz.models.load(folder / name, config=None if name == "model.h5" else folder / "params.json")
     assert model.config.gelu == "sigmoid"
@@ -41,8 +41,8 @@ def test_keras_default_gelu_is_sigmoid_and_reproduces_reference(shared, name, ca
     assert relative_error(run(model, reference["onehot"]), reference["preds"]) < 1e-5
 
 
-def test_keras_tanh_reference_when_asked(shared):
-    folder = shared / "fixtures" / "basenji2_keras_small"
+def test_keras_tanh_reference_when_asked(reference_data):
+    folder = reference_data / "basenji2_keras_small"
     model = bz.models.load(folder / "model.h5", gelu="tanh")
     reference = np.load(folder / "reference_gelu_tanh.npz")
     assert relative_error(run(model, reference["onehot"]), reference["preds"]) < 1e-5
@@ -51,37 +51,37 @@ def test_keras_tanh_reference_when_asked(shared):
     assert relative_error(run(wrong, reference["onehot"]), reference["preds"]) > 0.02
 
 
-def test_keras_architecture_read_from_model_config(shared):
-    folder = shared / "fixtures" / "basenji2_keras_small"
+def test_keras_architecture_read_from_model_config(reference_data):
+    folder = reference_data / "basenji2_keras_small"
     model = bz.models.load(folder / "model.h5")
     assert model.config == small_config(gelu="sigmoid")
     assert Basenji2Config.from_params(folder / "params.json") == small_config()
 
 
-def test_basenji2_pytorch_reference(shared):
-    folder = shared / "fixtures" / "basenji2_pytorch_small"
+def test_basenji2_pytorch_reference(reference_data):
+    folder = reference_data / "basenji2_pytorch_small"
     model = bz.models.load(folder / "basenji2_small.pth")
     assert model.config.gelu == "erf"
     reference = np.load(folder / "reference.npz")
     assert relative_error(run(model, reference["onehot"]), reference["preds"]) < 1e-5
 
 
-def test_multimolecule_reference(shared):
-    folder = shared / "fixtures" / "multimolecule_small"
+def test_multimolecule_reference(reference_data):
+    folder = reference_data / "multimolecule_small"
     model = bz.models.load(folder)
     assert model.config.gelu == "tanh" and model.stem.conv.weight.shape[1] == 4
     reference = np.load(folder / "reference.npz")
     assert relative_error(run(model, onehot_of(str(reference["sequence"]))), reference["preds"]) < 1e-5
 
 
-def test_full_size_keras_layout_loads_every_dataset(shared, tmp_path):
-    layout = json.loads((shared / "fixtures" / "basenji2_human_keras_layout.json").read_text())["weights"]
+def test_full_size_keras_layout_loads_every_dataset(reference_data, human_targets, tmp_path):
+    layout = json.loads((reference_data / "basenji2_human_keras_layout.json").read_text())["weights"]
     rng = np.random.default_rng(0)
     path = tmp_path / "model_human.h5"
     with h5py.File(path, "w") as handle:
         for entry in layout:
             handle.create_dataset(entry["h5_path"], data=rng.standard_normal(entry["shape"]).astype(np.float32))
-    model = bz.models.load(path, targets=shared / "data" / "targets_human.txt")
+    model = bz.models.load(path, targets=human_targets)
     assert model.config == Basenji2Config.human()
     assert model.n_parameters() == 30_088_228 and model.n_parameters(trainable=False) == 35_356
     dense = next(e for e in layout if e["layer"] == "dense" and e["name"] == "kernel:0")
@@ -99,8 +99,8 @@ def test_full_size_keras_layout_loads_every_dataset(shared, tmp_path):
         bz.models.load(path)
 
 
-def test_shape_mismatch_names_layer(shared, tmp_path):
-    source = shared / "fixtures" / "basenji2_keras_small" / "weights_only.h5"
+def test_shape_mismatch_names_layer(reference_data, tmp_path):
+    source = reference_data / "basenji2_keras_small" / "weights_only.h5"
     path = tmp_path / "w.h5"
     path.write_bytes(source.read_bytes())
     with h5py.File(path, "a") as handle:
@@ -133,9 +133,9 @@ def test_missing_and_unknown_files(tmp_path):
         ("basenji2_keras_small/weights_only.h5", "dense/dense/bias:0"),
     ],
 )
-def test_missing_keras_weights_are_listed(shared, tmp_path, fixture, remove):
+def test_missing_keras_weights_are_listed(reference_data, tmp_path, fixture, remove):
     path = tmp_path / "w.h5"
-    path.write_bytes((shared / "fixtures" / fixture).read_bytes())
+    path.write_bytes((reference_data / fixture).read_bytes())
     with h5py.File(path, "a") as handle:
         del handle[remove]
     expected = r"tower\.2\.bn\.weight" if "batch_normalization" in remove else r"head\.bias"
@@ -143,8 +143,8 @@ def test_missing_keras_weights_are_listed(shared, tmp_path, fixture, remove):
         bz.models.load(path, config=small_config())
 
 
-def test_missing_state_dict_weights_are_listed(shared, tmp_path):
-    source = shared / "fixtures" / "basenji2_pytorch_small"
+def test_missing_state_dict_weights_are_listed(reference_data, tmp_path):
+    source = reference_data / "basenji2_pytorch_small"
     state = torch.load(source / "basenji2_small.pth", weights_only=True)
     key = next(k for k in state if k.endswith(".2.running_var"))
     del state[key]
@@ -154,7 +154,7 @@ def test_missing_state_dict_weights_are_listed(shared, tmp_path):
         bz.models.load(tmp_path / "basenji2_small.pth")
 
 
-def test_corrupt_directories_list_the_formats(shared, tmp_path):
+def test_corrupt_directories_list_the_formats(reference_data, tmp_path):
     bad_json = tmp_path / "bad_json"
     bad_json.mkdir()
     (bad_json / "config.json").write_text("{not json")
@@ -163,7 +163,7 @@ def test_corrupt_directories_list_the_formats(shared, tmp_path):
         bz.models.load(bad_json)
     truncated = tmp_path / "truncated"
     truncated.mkdir()
-    source = shared / "fixtures" / "multimolecule_small"
+    source = reference_data / "multimolecule_small"
     (truncated / "config.json").write_text((source / "config.json").read_text())
     (truncated / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes()[:1000])
     with pytest.raises(ValueError, match="not a readable safetensors file.*formats understood"):
@@ -176,23 +176,23 @@ def test_corrupt_directories_list_the_formats(shared, tmp_path):
         bz.models.load(not_an_object)
 
 
-def test_keras_model_config_wins_and_a_disagreeing_config_is_an_error(shared, caplog):
-    path = shared / "fixtures" / "basenji2_keras_small" / "model.h5"
+def test_keras_model_config_wins_and_a_disagreeing_config_is_an_error(reference_data, caplog):
+    path = reference_data / "basenji2_keras_small" / "model.h5"
     with pytest.raises(ValueError, match="disagrees with the model_config.*crop_bins"):
         bz.models.load(path, config=small_config(crop_bins=3))
 
 
-def test_architecture_inferred_from_shapes_is_announced(shared, tmp_path, caplog):
+def test_architecture_inferred_from_shapes_is_announced(reference_data, tmp_path, caplog):
     path = tmp_path / "weights_only.h5"  # no params.json beside it
-    path.write_bytes((shared / "fixtures" / "basenji2_keras_small" / "weights_only.h5").read_bytes())
+    path.write_bytes((reference_data / "basenji2_keras_small" / "weights_only.h5").read_bytes())
     with caplog.at_level(logging.WARNING, logger="bazenji"):
         model = bz.models.load(path)
     assert model.config.seq_length == 131_072 and model.config.crop_bins == 64
     assert "carries no architecture" in caplog.text and "seq_length=131072" in caplog.text
 
 
-def test_track_table_length_mismatch(shared):
-    model = bz.models.load(shared / "fixtures" / "basenji2_pytorch_small" / "basenji2_small.pth")
+def test_track_table_length_mismatch(reference_data):
+    model = bz.models.load(reference_data / "basenji2_pytorch_small" / "basenji2_small.pth")
     with pytest.raises(ValueError, match="3 tracks but the model has 12"):
         model.targets = ["a", "b", "c"]
 

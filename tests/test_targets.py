@@ -9,7 +9,7 @@ import pytest
 
 import bazenji as bz
 
-HUMAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "targets_human.txt"
+HUMAN = Path(bz.datasets.human_targets())
 HEADER = "index\tgenome\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n"
 
 

@@ -15,9 +15,8 @@ def test_there_are_tutorials():
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_executes(path, tmp_path, shared, monkeypatch):
+def test_tutorial_executes(path, tmp_path, monkeypatch):
     shutil.copy(path, tmp_path / path.name)
-    monkeypatch.setenv("BAZENJI_SHARED", str(shared))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(tmp_path / path.name, as_version=4)
     client = NotebookClient(

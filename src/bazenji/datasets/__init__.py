@@ -1,7 +1,7 @@
 """The embedded demo: a small synthetic genome with tracks, peaks and a labelled region set."""
 
 from ._demo import DEMO_VERSION, REGION_CLASSES, Demo, demo, demo_regions
-from ._model import demo_config, demo_model, demo_model_metrics
+from ._model import demo_config, demo_model, demo_model_metrics, human_targets
 from ._motifs import BIOSAMPLES, GRAMMAR, MOTIFS
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "demo_model",
     "demo_model_metrics",
     "demo_regions",
+    "human_targets",
 ]

@@ -43,6 +43,21 @@ def demo_model():
     return model
 
 
+def human_targets():
+    """The track table of the released Basenji2 human model (``targets_human.txt``, 5,313 tracks).
+
+    Shipped with bazenji because the released ``model_human.h5`` carries no track names: pass it as
+    ``bz.models.load("model_human.h5", targets=bz.datasets.human_targets())``. It is the table of the cross2020
+    manuscript folder of calico/basenji (Apache-2.0), unchanged; its ``file`` column holds paths on the authors'
+    machines and is metadata only.
+
+    Returns
+    -------
+    The path of the tab-separated table (read it with :func:`bazenji.io.read_targets`).
+    """
+    return files("bazenji.datasets") / "targets_human.txt"
+
+
 def demo_model_metrics() -> dict:
     """Held-out (test chromosome) Pearson R of the shipped demo model on the demo as generated now.
 
