@@ -162,9 +162,9 @@ def test_rc_swaps_strand_pairs_by_index_in_any_track_subset(model, genome_path, 
     np.testing.assert_allclose(alone.X[0], unswapped.mean(0)[[5, 2]], rtol=2e-5, atol=1e-6)
 
 
-def test_human_track_table_in_var(shared, genome_path, regions):
+def test_human_track_table_in_var(human_targets, genome_path, regions):
     torch.manual_seed(1)
-    model = Basenji2(small_config(n_tracks=5313), targets=shared / "data" / "targets_human.txt").eval()
+    model = Basenji2(small_config(n_tracks=5313), targets=human_targets).eval()
     adata = bz.tl.predict(regions.iloc[:1], model, genome_path)
     counts = adata.var["assay"].value_counts()
     assert (counts["DNASE"], counts["ATAC"], counts["CHIP"], counts["CAGE"]) == (674, 10, 3991, 638)
@@ -303,17 +303,27 @@ def test_bad_input(model, genome_path, regions, tmp_path):
         bz.tl.predict(regions, model, genome_path, batch_size=-1)
 
 
-def test_overwrite_replaces_other_windows_and_keeps_finished_work(model, genome_path, regions, tmp_path, monkeypatch):
+def test_overwrite_replaces_other_windows_and_keeps_finished_work(
+    model, genome_path, regions, tmp_path, monkeypatch, caplog
+):
     from bazenji.tl import _predict
 
     counting = FailingAfter(model, calls=10**6)
     monkeypatch.setattr(_predict, "resolve_model", lambda m: counting)
     monkeypatch.setattr(_predict, "model_fingerprint", lambda m: "same-model")
     store = tmp_path / "w.zarr"
-    first = bz.tl.predict(regions, None, genome_path, store=store)
+    with caplog.at_level("WARNING", logger="bazenji"):
+        first = bz.tl.predict(regions, None, genome_path, store=store)
+    assert "reusing" not in caplog.text  # a new store: nothing to announce
     calls = 10**6 - counting.calls
-    again = bz.tl.predict(regions, None, genome_path, store=store, overwrite=True)
+    with caplog.at_level("WARNING", logger="bazenji"):
+        again = bz.tl.predict(regions, None, genome_path, store=store, overwrite=True)
     assert calls > 0 and 10**6 - counting.calls == calls  # the same windows: reused, nothing recomputed
+    # ...and said so, once for the windows and once for the predictions, at the default verbosity
+    reuse = [r.getMessage() for r in caplog.records if "reusing" in r.getMessage()]
+    assert len(reuse) == 2, reuse
+    assert "the encoded windows of this plan, 1 of 1 chunks already done" in reuse[0] and str(store) in reuse[0]
+    assert "predictions of these parameters" in reuse[1] and "1 of 1 chunks already done" in reuse[1]
     np.testing.assert_array_equal(again.X, first.X)
     replaced = bz.tl.predict(regions.iloc[:3], None, genome_path, store=store, overwrite=True)  # other windows
     assert bz.store.open(store).sizes["window"] == 3
@@ -408,11 +418,11 @@ def test_resume_after_the_process_is_killed(model, genome_path, regions, tmp_pat
     np.testing.assert_array_equal(resumed.X, reference.X)
 
 
-def test_cli_track_option_keeps_queries_whole(shared):
+def test_cli_track_option_keeps_queries_whole(human_targets):
     from bazenji.cli import _tracks
 
     assert _tracks("t0,t3") == ["t0", "t3"] and _tracks("1,-2") == [1, -2] and _tracks("CAGE") == "CAGE"
     query = _tracks("assay == 'CHIP' and biosample in ['K562', 'HepG2']")
-    table = bz.io.read_targets(shared / "data" / "targets_human.txt")
+    table = bz.io.read_targets(human_targets)
     chosen = table.iloc[bz.io.select_tracks(table, query)]
     assert len(chosen) > 0 and set(chosen["assay"]) == {"CHIP"} and set(chosen["biosample"]) == {"K562", "HepG2"}

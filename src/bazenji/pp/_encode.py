@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .._settings import settings
 from ..io.genome import Genome, as_genome
 from ..store import _zarr as zstore
+from ..store import announce_reuse
 from ..store._plan import WindowPlan, geometry, plan_centered, plan_tiled
 from ._windows import plan_windows
 
@@ -224,7 +225,8 @@ def _encode_missing(
     bounds = [zstore.chunk_bounds(meta, int(c)) for c in todo]
     n_todo = sum(hi - lo for lo, hi in bounds)
     if len(todo) < int(meta["n_chunks"]):
-        logger.info("%s: resuming, %d of %d chunks left to encode", path, len(todo), meta["n_chunks"])
+        announce_reuse(path, "the encoded windows of this plan", int(meta["n_chunks"]) - len(todo),
+                       int(meta["n_chunks"]), "pass overwrite=True to bz.pp.encode to re-encode")  # fmt: skip
     chroms = plan.windows["chrom"].astype(str).to_numpy()
     starts = plan.windows["start"].to_numpy(np.int64)
     rc = plan.windows["rc"].to_numpy(bool) if "rc" in plan.windows else np.zeros(plan.n_windows, bool)

@@ -6,6 +6,7 @@ Knows nothing of torch: the model side reads batches as numpy arrays.
 from ._batches import WindowDataset, iter_batches
 from ._plan import WindowPlan, geometry, plan_centered, plan_tiled
 from ._results import (
+    announce_reuse,
     create_profile,
     done_chunks,
     open_results,
@@ -40,6 +41,7 @@ __all__ = [
     "FORMAT_VERSION",
     "WindowDataset",
     "WindowPlan",
+    "announce_reuse",
     "attrs",
     "check_complete",
     "check_targets",

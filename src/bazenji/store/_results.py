@@ -15,10 +15,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import zarr
+
+
+logger = logging.getLogger("bazenji")
+
+
+def announce_reuse(path: str | Path, what: str, done: int, total: int, redo: str) -> None:
+    """Say in one line (at the default verbosity) that finished work found in a store is reused, not recomputed.
+
+    Reuse is what makes interrupted runs resumable, but a user who expected a fresh computation must see it.
+    """
+    logger.warning("%s: reusing %s, %d of %d chunks already done (%s)", path, what, done, total, redo)
 
 
 def results_key(params: dict) -> str:

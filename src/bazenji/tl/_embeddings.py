@@ -201,8 +201,8 @@ def cache_embeddings(
     windows = np.concatenate([np.arange(*bz_store.chunk_bounds(meta, int(c))) for c in todo] or [np.zeros(0, int)])
     n_windows = int(meta["n_windows"])
     if todo.size < int(meta["n_chunks"]):
-        logger.info("cache_embeddings: %d of %d chunks already cached in %s", int(meta["n_chunks"]) - todo.size,
-                    int(meta["n_chunks"]), path)  # fmt: skip
+        bz_store.announce_reuse(path, "cached trunk embeddings of this model", int(meta["n_chunks"]) - todo.size,
+                                int(meta["n_chunks"]), "pass overwrite=True to recompute")  # fmt: skip
     model = model.to(torch_device).eval()
     # zarr would otherwise scan every written chunk for being all fill value
     writer = array.with_config({"write_empty_chunks": True})

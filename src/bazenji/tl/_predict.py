@@ -219,6 +219,9 @@ def predict(
     layout = PlanLayout(plan, n_windows)
     done = bz_store.done_chunks(store_path, key)
     todo = [c for c in range(n_chunks) if not done[c]]
+    if len(todo) < n_chunks:
+        bz_store.announce_reuse(store_path, f"predictions of these parameters (results/{key})", n_chunks - len(todo),
+                                n_chunks, "delete that group, or use another store, to recompute")  # fmt: skip
     n_todo = sum(hi - lo for lo, hi in map(spec.bounds, todo))
     tic = time.perf_counter()
     try:

@@ -87,6 +87,8 @@ class StoreScores:
                 bz_store.open_results(progress_path(store), params, n_chunks)
                 done = bz_store.done_chunks(progress_path(store), key)
                 if done.any():  # with nothing finished (perhaps its creation was cut short) it is made afresh
+                    bz_store.announce_reuse(store, "variant scores of these parameters", int(done.sum()), n_chunks,
+                                            "pass overwrite=True to recompute")  # fmt: skip
                     return cls(store, key, done, list(dtypes))
             elif not overwrite:
                 raise ValueError(_refusal(store, root, found, params))
