@@ -14,7 +14,9 @@ import pytest
 import xarray as xr
 import zarr
 from _synthetic_tracks import BIN_SIZE, CROP_BINS, N_BINS, SEQ_LENGTH, make_observed, make_predictions
+from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import bazenji as bz
@@ -76,9 +78,10 @@ def peak_x(collection):
 
 
 def test_tracks_at_a_region(pred):
-    axes = bz.pl.tracks(pred, "peak3", show=False)
+    lanes = bz.pl.tracks(pred, "peak3", show=False)
     names = pred.uns["bazenji"]["profile_tracks"]
-    assert len(axes) == len(names) + 1  # one lane per profile track, then the annotation lane
+    assert list(lanes) == [*names, "annotation"]  # one lane per profile track, then the annotation lane
+    axes = list(lanes.values())
     labels = [ax.get_ylabel() for ax in axes[:-1]]
     for label, name in zip(labels, names, strict=True):
         assert pred.var.loc[name, "description"] in label and name in label  # repeated descriptions get the name
@@ -128,9 +131,11 @@ def test_tracks_at_a_locus_with_observed_overlay_and_genes(pred, observed):
 
 
 def test_tracks_stacked_and_selected_by_assay(pred, observed):
-    axes = bz.pl.tracks(pred, "peak0", observed=observed, layout="stack", tracks="DNASE", show=False)
-    n = len(pred.uns["bazenji"]["profile_tracks"])  # the profile tracks are all DNase
-    assert len(axes) == 2 * n + 1
+    lanes = bz.pl.tracks(pred, "peak0", observed=observed, layout="stack", tracks="DNASE", show=False)
+    names = pred.uns["bazenji"]["profile_tracks"]  # the profile tracks are all DNase
+    assert list(lanes) == [*(k for t in names for k in (t, f"{t} (observed)")), "annotation"]
+    axes = list(lanes.values())
+    n = len(names)
     observed_lanes = [ax for ax in axes[:-1] if ax.get_ylabel().endswith("(observed)")]
     assert len(observed_lanes) == n
     assert all(len(fills(ax)) == 1 for ax in axes[:-1])
@@ -140,11 +145,11 @@ def test_tracks_into_given_axes(pred):
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
     right.plot([0, 1], [0, 1])
     axes = bz.pl.tracks(pred, 5, tracks=["ENCFF413AHU"], ax=left, sharey=True)
-    assert isinstance(axes, list) and len(axes) == 2  # shown=False by default when ax is given
-    assert all(ax.figure is fig for ax in axes) and right in fig.axes and left not in fig.axes
+    assert list(axes) == ["ENCFF413AHU", "annotation"]  # not shown by default when ax is given
+    assert all(ax.figure is fig for ax in axes.values()) and right in fig.axes and left not in fig.axes
     fig2, given = plt.subplots(2, 1)
     axes = bz.pl.tracks(pred, 5, tracks=[0], ax=list(given))
-    assert axes == list(given)
+    assert list(axes.values()) == list(given)
     with pytest.raises(ValueError, match="ax holds 2 axes; this plot needs 3"):
         bz.pl.tracks(pred, 5, tracks=[0, 1], ax=list(given))
 
@@ -177,7 +182,7 @@ def _write_store(path, adata, variable="profile", track_dim="profile_track", tra
 def test_tracks_from_a_window_store(pred, tmp_path):
     store = _write_store(tmp_path / "windows.zarr", pred)
     targets = _write_store(tmp_path / "targets.zarr", pred, "targets", "track", tracks=["ENCFF205TKQ"], scale=2.0)
-    axes = bz.pl.tracks(store, "peak7", observed=targets, show=False)
+    axes = list(bz.pl.tracks(store, "peak7", observed=targets, show=False).values())
     mid, first, last = span_of(pred, "peak7")
     assert axes[-1].get_xlim() == (first, last)
     assert len(axes) == 5
@@ -256,6 +261,88 @@ def test_region_heatmap_selected_tracks_into_axes(pred):
         bz.pl.region_heatmap(pred, groupby="nope")
 
 
+def bar_colors(bar):
+    """The colour of every cell of an annotation bar, in column order."""
+    image = bar.images[0]
+    return [matplotlib.colors.to_hex(image.cmap(image.norm(v))) for v in image.get_array()[0]]
+
+
+def test_region_heatmap_assay_and_biosample_bars_have_disjoint_colours(pred):
+    axes = bz.pl.region_heatmap(pred, groupby="region_class", show=False)
+    order = tick_labels(axes["heatmap"])
+    assay, biosample = bar_colors(axes["assay"]), bar_colors(axes["biosample"])
+    assert not set(assay) & set(biosample)  # no colour means an assay in one bar and a biosample in the other
+    # each bar: one colour per category, the assays in the colours every bz.pl plot gives them
+    for colors, column in ((assay, "assay"), (biosample, "biosample")):
+        values = pred.var.loc[order, column].astype(str).tolist()
+        assert len(set(colors)) == len(set(values)) == len(set(zip(values, colors, strict=True)))
+    assert assay == [bz.pl._utils.ASSAY_COLORS[a] for a in pred.var.loc[order, "assay"].astype(str)]
+    # both bars say which they are; 20 biosamples are too many for a legend, 3 assays are not
+    assert [t.get_text() for t in axes["assay"].get_yticklabels()] == ["assay"]
+    assert [t.get_text() for t in axes["biosample"].get_yticklabels()] == ["biosample"]
+    assert [legend.get_title().get_text() for legend in axes["legend"].artists] == ["assay"]
+
+    # DNase and ChIP of K562, HepG2 and GM12878: the case where DNASE and GM12878 were both blue
+    few = pred.var_names[:7]
+    axes = bz.pl.region_heatmap(pred, groupby="region_class", tracks=list(few), show=False)
+    order = tick_labels(axes["heatmap"])
+    legends = {legend.get_title().get_text(): legend for legend in axes["legend"].artists}
+    assert list(legends) == ["assay", "biosample"]
+    colors = {}
+    for column in ("assay", "biosample"):
+        legend = legends[column]
+        entries = {t.get_text(): matplotlib.colors.to_hex(h.get_facecolor())
+                   for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)}  # fmt: skip
+        # each legend, titled like its bar, gives that bar's colours
+        assert entries == dict(zip(pred.var.loc[order, column].astype(str), bar_colors(axes[column]), strict=True))
+        colors[column] = entries
+    assert set(colors["biosample"]) == {"K562", "HepG2", "GM12878"}
+    assert colors["assay"]["DNASE"] not in colors["biosample"].values()
+    assert not set(colors["assay"].values()) & set(colors["biosample"].values())
+
+
+def test_annotation_palette_never_repeats_an_assay_colour():
+    palette = bz.pl._utils
+    tab = {matplotlib.colors.to_hex(c) for name in ("tab10", "tab20") for c in plt.get_cmap(name).colors}
+    assert not set(palette.ANNOTATION_COLORS) & tab
+    assays = palette.assay_colors(["DNASE", "MPRA", "CAGE", "STARR"])  # two assays without a colour of their own
+    assert len(set(assays.values())) == 4 and set(assays.values()) <= tab
+    assert not set(assays.values()) & set(palette.annotation_colors([f"b{i}" for i in range(30)]).values())
+    first = palette.annotation_colors(["x", "y"])
+    second = palette.annotation_colors(["z"], avoid=list(first.values()))
+    assert not set(first.values()) & set(second.values())
+
+
+def _colorbar_label(adata, **kwargs):
+    axes = bz.pl.region_heatmap(adata, groupby="region_class", show=False, **kwargs)
+    return axes["colorbar"].get_ylabel()
+
+
+def test_region_heatmap_says_whether_values_are_predicted_or_observed(pred, observed):
+    predicted = pred.copy()  # what bz.tl.predict records: the model behind the values
+    predicted.uns["bazenji"] = {**pred.uns["bazenji"], "model": {"name": "demo", "fingerprint": "abc"}}
+    label = _colorbar_label(predicted)
+    assert label == "log1p(predicted coverage), scaled per track"
+    measured = observed.copy()  # what bz.pp.import_bigwigs records
+    measured.uns["bazenji"] = {"kind": "observed", "source": "bigwig"}
+    assert _colorbar_label(measured, transform=None, standard_scale=None) == "observed coverage"
+    # a layer is judged on its own: observed tracks put in a layer of predictions, predictions written into
+    # observations with bz.tl.predict(into=...), a transformed copy of X
+    predicted.layers["observed"] = observed.X
+    assert "observed coverage" in _colorbar_label(predicted, layer="observed")
+    measured.layers["bz_pred"] = pred.X
+    measured.uns["bazenji"]["bz_pred"] = {"model": {"name": "demo"}}
+    assert "predicted coverage" in _colorbar_label(measured, layer="bz_pred")
+    bz.pp.transform_tracks(predicted, key_added="log")
+    assert "predicted coverage" in _colorbar_label(predicted, layer="log", transform=None)
+    # nothing recorded: neither word, rather than a guess
+    unknown = _colorbar_label(pred)
+    assert unknown == "log1p(coverage), scaled per track"
+    variant = pred.copy()
+    variant.uns["bazenji"] = {"kind": "variant_effect", "model": {"name": "demo"}}
+    assert "predicted" not in _colorbar_label(variant) and "observed" not in _colorbar_label(variant)
+
+
 # --- predicted_vs_observed ----------------------------------------------------------------------------------------
 
 
@@ -290,8 +377,12 @@ def test_predicted_vs_observed_per_assay_density_and_matching(pred, observed):
     assert [ax.get_title().split("\n")[0] for ax in visible] == assays
     assert all(ax.collections and ax.collections[0].__class__.__name__ == "PolyCollection" for ax in visible)
     assert_drawn(fig)
-    table_only = bz.pl.predicted_vs_observed(pred, subset, show=False)
+    table_only = bz.pl.predicted_vs_observed(pred, subset)  # not shown on Agg, and still the table alone
     assert isinstance(table_only, pd.DataFrame)
+    pd.testing.assert_frame_equal(table_only, bz.pl.predicted_vs_observed(pred, subset, show=True))
+    axes, table = bz.pl.predicted_vs_observed(pred, subset, by="assay", show=False)
+    assert list(axes) == [*dict.fromkeys(table["assay"]), "summary"]
+    assert axes["summary"].get_title() == "R by assay"
     with pytest.raises(ValueError, match="share none"):
         other = subset.copy()
         other.var_names = [f"x{i}" for i in range(other.n_vars)]
@@ -313,7 +404,9 @@ def _history() -> bz.tl.History:
 
 def test_training_history_panels(tmp_path):
     history = _history()
-    axes = bz.pl.training_history(history, show=False)
+    panels = bz.pl.training_history(history, show=False)
+    assert list(panels) == ["loss", "r", "lr"]
+    axes = list(panels.values())
     assert [ax.get_ylabel() for ax in axes] == ["loss", "validation Pearson R", "learning rate"]
     loss, r, lr = axes
     assert [line.get_label() for line in loss.get_lines()] == ["training", "validation", "best epoch (3)"]
@@ -335,8 +428,85 @@ def test_training_history_panels(tmp_path):
 def test_training_history_without_validation_and_errors():
     metrics = _history().metrics[["epoch", "loss", "lr"]]
     axes = bz.pl.training_history(metrics, show=False)
-    assert [ax.get_ylabel() for ax in axes] == ["loss", "learning rate"]
+    assert [ax.get_ylabel() for ax in axes.values()] == ["loss", "learning rate"]
     with pytest.raises(ValueError, match="panel 'r'"):
         bz.pl.training_history(metrics, panels=["r"])
     with pytest.raises(ValueError, match="no metrics"):
         bz.pl.training_history(bz.tl.History())
+
+
+# --- what every plot returns -----------------------------------------------------------------------------------
+
+
+def _attributions() -> ad.AnnData:
+    rng = np.random.default_rng(3)
+    onehot = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(1, 8))]
+    adata = ad.AnnData(np.zeros((1, 1), np.float32), obs=pd.DataFrame(index=["seq0"]))
+    adata.obsm["bz_attributions"] = rng.normal(size=(1, 8, 4)).astype(np.float32) * onehot
+    adata.obsm["bz_attributions_onehot"] = onehot
+    return adata
+
+
+PLOTS = {
+    "tracks": (lambda pred, observed, **kw: bz.pl.tracks(pred, "peak3", **kw), dict),
+    "region_heatmap": (lambda pred, observed, **kw: bz.pl.region_heatmap(pred, groupby="region_class", **kw), dict),
+    "training_history": (lambda pred, observed, **kw: bz.pl.training_history(_history(), **kw), dict),
+    "logo": (lambda pred, observed, **kw: bz.pl.logo(_attributions(), **kw), Axes),
+}
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Records each plt.show call instead of showing."""
+    calls = []
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: calls.append(plt.gcf()))
+    return calls
+
+
+def _is_axes_result(result, kind):
+    values = list(result.values()) if kind is dict else [result]
+    return isinstance(result, kind) and values and all(isinstance(v, Axes) for v in values)
+
+
+@pytest.mark.parametrize("name", list(PLOTS))
+def test_every_plot_follows_one_show_and_return_rule(name, pred, observed, shown, monkeypatch):
+    plot, kind = PLOTS[name]
+    # Agg cannot show: by default nothing is shown and the axes come back (a dict when the plot has several)
+    assert not bz.pl._utils.interactive()
+    result = plot(pred, observed)
+    assert _is_axes_result(result, kind) and shown == []
+    assert _is_axes_result(plot(pred, observed, show=False), kind)
+    figure = plot(pred, observed, return_fig=True)
+    assert isinstance(figure, Figure) and shown == []
+    assert plot(pred, observed, show=True) is None and len(shown) == 1  # shown when asked, even on Agg
+    # where figures can be shown (Jupyter, a GUI), they are by default and nothing is returned
+    monkeypatch.setattr(bz.pl._utils, "interactive", lambda: True)
+    assert plot(pred, observed) is None and len(shown) == 2
+    assert isinstance(plot(pred, observed, return_fig=True), Figure) and len(shown) == 2
+    assert _is_axes_result(plot(pred, observed, show=False), kind) and len(shown) == 2
+    fig, ax = plt.subplots()
+    given = plot(pred, observed, ax=ax)  # drawn into the caller's axes: the caller shows
+    assert _is_axes_result(given, kind) and len(shown) == 2
+    assert all(a.figure is fig for a in (given.values() if kind is dict else [given]))
+
+
+def test_predicted_vs_observed_returns_its_table_wherever_it_runs(pred, observed, shown, monkeypatch):
+    table = bz.pl.predicted_vs_observed(pred, observed, max_panels=2)
+    assert isinstance(table, pd.DataFrame) and shown == []
+    axes, again = bz.pl.predicted_vs_observed(pred, observed, max_panels=2, show=False)
+    assert list(axes) == [*pred.var_names[:2], "summary"] and all(isinstance(a, Axes) for a in axes.values())
+    pd.testing.assert_frame_equal(table, again)
+    fig, _ = bz.pl.predicted_vs_observed(pred, observed, max_panels=2, return_fig=True)
+    assert isinstance(fig, Figure) and shown == []
+    monkeypatch.setattr(bz.pl._utils, "interactive", lambda: True)
+    pd.testing.assert_frame_equal(bz.pl.predicted_vs_observed(pred, observed, max_panels=2), table)
+    assert len(shown) == 1
+
+
+def test_interactive_follows_the_backend(monkeypatch):
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
+    assert not bz.pl._utils.interactive()
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline")
+    assert bz.pl._utils.interactive()
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "QtAgg")
+    assert bz.pl._utils.interactive()

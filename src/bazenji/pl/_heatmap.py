@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 
 from ..io.targets import TrackSelection, select_tracks
 from ..tl._cluster import track_matrix
-from ._utils import category_colors, finish, panel_grid
+from ._utils import annotation_colors, assay_colors, category_colors, finish, panel_grid, value_kind
 
 __all__ = ["region_heatmap"]
 
@@ -51,13 +51,17 @@ def region_heatmap(
     tracks
         Tracks to show, in any form :func:`bazenji.io.select_tracks` accepts; all by default.
     layer
-        Read coverage from this layer instead of ``X``.
+        Read coverage from this layer instead of ``X``. Whether the values are predicted or observed is read from
+        bazenji's records in ``uns`` (:func:`bazenji.tl.predict`, :func:`bazenji.pp.import_bigwigs`) and said in
+        the colour bar's label.
     transform
         ``"log1p"``, ``"asinh"`` or None (already transformed).
     standard_scale
         ``"track"``: each column scaled to [0, 1]; ``"region"``: each row; None: the values as they are.
     annotations
-        Track table columns drawn as colour bars above the heatmap (those absent from ``var`` are skipped).
+        Track table columns drawn as colour bars above the heatmap (those absent from ``var`` are skipped), each
+        labelled with its column name and explained by a legend titled the same. ``assay`` has the assay colours
+        every bz.pl plot uses; the other bars colours that are none of those and none of each other's.
     sort_tracks
         Order columns by the annotations (stable), so each assay and biosample forms a block.
     cmap
@@ -67,7 +71,8 @@ def region_heatmap(
     ax
         An axes whose place the heatmap and its bars take.
     show
-        Show the figure; by default when neither ``ax`` nor ``return_fig`` is given.
+        Show the figure (:func:`matplotlib.pyplot.show`). None: show it unless ``ax`` or ``return_fig`` is given
+        or matplotlib cannot show figures (a file-only backend such as Agg: scripts, tests, CI).
     return_fig
         Return the figure.
 
@@ -75,7 +80,7 @@ def region_heatmap(
     -------
     The figure with ``return_fig``; else, when not shown, a dict of axes: ``"heatmap"``, ``"groups"``,
     ``"colorbar"``, one per annotation drawn, and ``"legend"`` when a legend is drawn (annotations with at most 12
-    categories).
+    categories); else (shown) None.
 
     Raises
     ------
@@ -101,7 +106,13 @@ def region_heatmap(
     matrix = track_matrix(adata, positions, layer=layer, transform=transform)[rows]
     matrix = _standardise(matrix, standard_scale)
 
-    palettes = {c: category_colors(var[c].astype(str), palette=None if c == "assay" else {}) for c in drawn}
+    palettes, used = {}, []
+    for column in drawn:
+        # assays in their colours of every bz.pl plot; other bars from a palette none of those belong to, and
+        # each bar clear of the colours the bars before it took, so no two bars' colours can be confused
+        values = var[column].astype(str)
+        palettes[column] = assay_colors(values) if column == "assay" else annotation_colors(values, avoid=used)
+        used += palettes[column].values()
     legends = [c for c in drawn if len(palettes[c]) <= MAX_LEGEND]
     n_bars = len(drawn)
     fig, grid = panel_grid(
@@ -147,7 +158,8 @@ def region_heatmap(
         bar.tick_params(axis="x", bottom=False, labelbottom=False)
         axes[column] = bar
     axes["colorbar"] = fig.add_subplot(grid[n_bars, 2])
-    fig.colorbar(image, cax=axes["colorbar"], label=_value_label(transform, standard_scale))
+    label = _value_label(value_kind(adata, layer), transform, standard_scale)
+    fig.colorbar(image, cax=axes["colorbar"], label=label)
     if legends:
         axes["legend"] = fig.add_subplot(grid[n_bars, 3])
         axes["legend"].axis("off")
@@ -176,6 +188,7 @@ def _group_colors(adata: AnnData, groupby: str, groups) -> list[str]:
     return [palette[g] for g in groups]
 
 
-def _value_label(transform: str | None, standard_scale: str | None) -> str:
-    value = {"log1p": "log1p(coverage)", "asinh": "asinh(coverage)", None: "coverage"}[transform]
+def _value_label(kind: str | None, transform: str | None, standard_scale: str | None) -> str:
+    coverage = "coverage" if kind is None else f"{kind} coverage"
+    value = {"log1p": f"log1p({coverage})", "asinh": f"asinh({coverage})", None: coverage}[transform]
     return value if standard_scale is None else f"{value}, scaled per {standard_scale}"

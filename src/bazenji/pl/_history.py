@@ -44,13 +44,15 @@ def training_history(
     ax
         An axes whose place the panels take (side by side).
     show
-        Show the figure; by default when neither ``ax`` nor ``return_fig`` is given.
+        Show the figure (:func:`matplotlib.pyplot.show`). None: show it unless ``ax`` or ``return_fig`` is given
+        or matplotlib cannot show figures (a file-only backend such as Agg: scripts, tests, CI).
     return_fig
         Return the figure.
 
     Returns
     -------
-    The figure with ``return_fig``, else the list of panel axes when not shown, else None.
+    The figure with ``return_fig``; else, when not shown, a dict of the panel axes named by panel (``"loss"``,
+    ``"r"``, ``"lr"``), in the order drawn; else (shown) None.
 
     Raises
     ------
@@ -87,7 +89,8 @@ def training_history(
             panel_ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         panel_ax.legend(fontsize=7, frameon=False)
         panel_ax.spines[["top", "right"]].set_visible(False)
-    return finish(fig, axes, show=show, return_fig=return_fig, given_ax=ax is not None)
+    named = dict(zip(panels, axes, strict=True))
+    return finish(fig, named, show=show, return_fig=return_fig, given_ax=ax is not None)
 
 
 def _metrics(history) -> tuple[pd.DataFrame, int | None]:

@@ -103,13 +103,17 @@ def logo(
         sequence otherwise); the whole span by default.
     figsize, title
         Figure size and title (default: the region, track and score kind).
-    ax, show, return_fig
-        Draw into ``ax``; show the figure (default: when no ``ax`` is given and ``return_fig`` is False); return
-        the figure instead of the axes.
+    ax
+        Draw into this axes instead of a new figure.
+    show
+        Show the figure (:func:`matplotlib.pyplot.show`). None: show it unless ``ax`` or ``return_fig`` is given
+        or matplotlib cannot show figures (a file-only backend such as Agg: scripts, tests, CI).
+    return_fig
+        Return the figure.
 
     Returns
     -------
-    The axes, or the figure with ``return_fig``; None when shown.
+    The figure with ``return_fig``; else, when not shown, the axes; else (shown) None.
     """
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r}; expected one of {list(KINDS)}")

@@ -69,16 +69,22 @@ def predicted_vs_observed(
     ax
         An axes whose place the panels take.
     show
-        Show the figure; by default when ``return_fig`` is not given.
+        Show the figure (:func:`matplotlib.pyplot.show`). None: show it unless ``ax`` or ``return_fig`` is given
+        or matplotlib cannot show figures (a file-only backend such as Agg: scripts, tests, CI). False: return the
+        axes with the table.
     return_fig
-        Return ``(figure, table)`` instead of the table alone.
+        Return the figure with the table.
 
     Returns
     -------
     The per-track table, indexed by track: ``pearson_r``, ``n_regions``, ``mean_predicted`` and
     ``mean_observed`` (of the transformed values), and the track table's ``assay``, ``target``, ``biosample``
-    and ``description``; with ``return_fig``, ``(figure, table)``. The summary panel's numbers are
-    ``table.groupby("assay")["pearson_r"].describe()``.
+    and ``description``. The summary panel's numbers are ``table.groupby("assay")["pearson_r"].describe()``.
+
+    Like every bz.pl function, this one returns the figure with ``return_fig`` and the axes when not shown, but
+    here paired with the table and only when asked for, so that a call without those options gives the table
+    wherever it runs: ``(figure, table)`` with ``return_fig``; ``(axes, table)`` with ``show=False``, the axes a
+    dict named by panel (the track, or the assay with ``by="assay"``, and ``"summary"``); else the table alone.
 
     Raises
     ------
@@ -130,14 +136,16 @@ def predicted_vs_observed(
         panel_ax.set_xlabel(f"observed {label}".strip(), fontsize=8)
         panel_ax.set_ylabel(f"predicted {label}".strip(), fontsize=8)
         panel_ax.tick_params(labelsize=7)
+    named = {title: panel_ax for panel_ax, (title, _) in zip(axes, panels, strict=False)}
     used = len(panels)
     if summary:
         _summary_panel(axes[used], table)
+        named["summary"] = axes[used]
         used += 1
     for extra_ax in axes[used:]:
         extra_ax.set_visible(False)
-    finish(fig, axes[:used], show=show, return_fig=return_fig, given_ax=ax is not None)
-    return (fig, table) if return_fig else table
+    drawn = finish(fig, named, show=show, return_fig=return_fig, given_ax=ax is not None)
+    return (drawn, table) if return_fig or show is False else table
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

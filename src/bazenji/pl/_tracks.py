@@ -96,14 +96,16 @@ def tracks(
     ax
         One axes to split into the lanes, or a sequence with one axes per lane (annotation lane included).
     show
-        Show the figure; by default when neither ``ax`` nor ``return_fig`` is given.
+        Show the figure (:func:`matplotlib.pyplot.show`). None: show it unless ``ax`` or ``return_fig`` is given
+        or matplotlib cannot show figures (a file-only backend such as Agg: scripts, tests, CI).
     return_fig
         Return the figure.
 
     Returns
     -------
-    The figure with ``return_fig``, else the list of lane axes (top to bottom, the annotation lane last) when
-    not shown, else None.
+    The figure with ``return_fig``; else, when not shown, a dict of the lane axes, top to bottom: one per track
+    named by the track, ``"<track> (observed)"`` for the observed lanes of ``layout="stack"``, and
+    ``"annotation"`` for the bottom lane when there is one; else (shown) None.
 
     Raises
     ------
@@ -181,7 +183,14 @@ def tracks(
     if focus is not None and focus[3]:
         title = f"{focus[3]}  ({title})"
     axes[0].set_title(title, fontsize=9, loc="left")
-    return finish(fig, axes, show=show, return_fig=return_fig, given_ax=ax is not None)
+    named = dict(zip([_lane_key(kind, name) for kind, _, name in lanes], axes, strict=False))
+    if annotate:
+        named["annotation"] = axes[-1]
+    return finish(fig, named, show=show, return_fig=return_fig, given_ax=ax is not None)
+
+
+def _lane_key(kind: str, name: str) -> str:
+    return name if kind == "predicted" else f"{name} (observed)"
 
 
 def _predicted(data, region, view, key):

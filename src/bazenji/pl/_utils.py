@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -16,6 +16,16 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 #: Colours per assay, shared by all plots so an assay looks the same everywhere.
 ASSAY_COLORS = {"DNASE": "#1f77b4", "ATAC": "#17becf", "CHIP": "#2ca02c", "CAGE": "#d62728", "unknown": "#7f7f7f"}
 OBSERVED_COLOR = "#4d4d4d"
+#: Colours of annotations that are not assays (biosamples): Dark2, Set2 and tab20b, none of them a tab10/tab20 colour
+#: (those the assays get), so a biosample never has an assay's colour. Ordered greedily, each the farthest (CIELAB)
+#: from the assay colours and the colours before it, so that the few biosamples of a usual plot look least alike.
+ANNOTATION_COLORS = (
+    "#e6ab02", "#ce6dbd", "#e5c494", "#843c39", "#637939", "#fc8d62", "#b5cf6b", "#1b9e77",
+    "#e7298a", "#a6761d", "#6b6ecf", "#7b4173", "#d95f02", "#d6616b", "#393b79", "#8da0cb",
+    "#e7ba52", "#ffd92f", "#66c2a5", "#7570b3", "#a6d854", "#8c6d31", "#66a61e", "#e78ac3",
+)  # fmt: skip
+#: matplotlib's built-in backends that only write files (used when no ``backend_registry`` lists them)
+_FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
 
 def lane_axes(
@@ -87,20 +97,71 @@ def _subgrid(ax: Axes, nrows: int, ncols: int, *, height_ratios=None, width_rati
     )
 
 
+def interactive() -> bool:
+    """Whether figures can be shown: matplotlib's backend is not a file-only one (Agg, PDF, SVG, ...).
+
+    Scripts, tests and CI run on such backends; Jupyter's inline backend and GUI backends are interactive.
+    """
+    backend = str(mpl.get_backend()).lower()
+    try:
+        from matplotlib.backends import BackendFilter, backend_registry
+    except ImportError:  # matplotlib < 3.9 has no registry
+        file_only = _FILE_BACKENDS
+    else:
+        file_only = set(backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE))
+    return backend not in file_only
+
+
 def finish(fig: Figure, axes, *, show: bool | None, return_fig: bool, given_ax: bool):
-    """Show and/or return, scanpy-style: the figure, the axes, or None once shown."""
+    """Show and return the way every bz.pl function does.
+
+    ``show=None`` shows unless the caller drew into its own ``ax``, asked for the figure, or matplotlib cannot show
+    figures (a file-only backend such as Agg: scripts, tests, CI). Returned: the figure with ``return_fig``; else
+    ``axes`` when not shown; else None (the figure was shown).
+    """
     if show is None:
-        show = not return_fig and not given_ax
+        show = not return_fig and not given_ax and interactive()
     if show:
-        if mpl.get_backend().lower() in {"agg", "pdf", "svg", "ps", "cairo", "template"}:
-            return None  # nothing to show on a file-only backend; the figure stays open for savefig
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*non-interactive.*")
+            # show=True on a file-only backend: nothing to show, and matplotlib's warning would say only that
+            warnings.filterwarnings("ignore", message=".*non-interactive.*", category=UserWarning)
             plt.show()
-        return None
     if return_fig:
         return fig
-    return axes
+    return None if show else axes
+
+
+def value_kind(adata, layer: str | None = None) -> str | None:
+    """``"predicted"`` or ``"observed"``: what the values of ``X`` (or ``layer``) are, from bazenji's provenance.
+
+    :func:`bazenji.tl.predict` records its model in ``uns["bazenji"]`` (or in ``uns["bazenji"][key]`` for the layer
+    ``key`` it writes with ``into=``); :func:`bazenji.pp.import_bigwigs` records ``kind="observed"``; a layer written
+    by :func:`bazenji.pp.transform_tracks` holds what its source held. A layer without a record is taken at its
+    name when that is ``"predicted"`` or ``"observed"``. None when nothing says.
+    """
+    info = adata.uns.get("bazenji")
+    info = info if isinstance(info, Mapping) else {}
+    if layer is None:
+        return _kind_of(info)
+    if isinstance(info.get(layer), Mapping):
+        return _kind_of(info[layer])
+    from ..pp._transform import UNS_KEY
+
+    transformed = adata.uns.get(UNS_KEY)
+    record = transformed.get(layer) if isinstance(transformed, Mapping) else None
+    if isinstance(record, Mapping) and record.get("source") not in (None, layer):
+        source = record["source"]
+        return value_kind(adata, None if source == "X" else source)
+    return layer if layer in ("predicted", "observed") else None
+
+
+def _kind_of(record: Mapping) -> str | None:
+    kind = record.get("kind")
+    if kind == "observed":
+        return "observed"
+    if kind is None and "model" in record:
+        return "predicted"
+    return None  # unrecorded, or another kind of values (variant effects)
 
 
 def category_colors(values: Sequence, *, palette: dict | None = None) -> dict:
@@ -116,6 +177,31 @@ def category_colors(values: Sequence, *, palette: dict | None = None) -> dict:
         else:
             colors[category] = mpl.colors.to_hex(cmap(i % cmap.N))
     return colors
+
+
+def assay_colors(values: Sequence) -> dict:
+    """A colour per distinct assay: :data:`ASSAY_COLORS`, other assays the tab10/tab20 colours no assay has."""
+    assays = list(dict.fromkeys(str(v) for v in values))
+    taken = set(ASSAY_COLORS.values())
+    spare = [c for c in map(mpl.colors.to_hex, (*plt.get_cmap("tab10").colors, *plt.get_cmap("tab20").colors))
+             if c not in taken]  # fmt: skip
+    spare = list(dict.fromkeys(spare))
+    colors, unknown = {}, 0
+    for assay in assays:
+        if assay in ASSAY_COLORS:
+            colors[assay] = ASSAY_COLORS[assay]
+        else:
+            colors[assay] = spare[unknown % len(spare)]
+            unknown += 1
+    return colors
+
+
+def annotation_colors(values: Sequence, *, avoid: Sequence[str] = ()) -> dict:
+    """A colour per distinct value from :data:`ANNOTATION_COLORS`, none of them in ``avoid`` (repeats past 24)."""
+    avoid = {mpl.colors.to_hex(c) for c in avoid}
+    pool = [c for c in ANNOTATION_COLORS if c not in avoid] or list(ANNOTATION_COLORS)
+    categories = list(dict.fromkeys(str(v) for v in values))
+    return {category: pool[i % len(pool)] for i, category in enumerate(categories)}
 
 
 def format_bp(value: float, _pos=None) -> str:
