@@ -1,5 +1,7 @@
+import gc
 import json
 import logging
+import warnings
 
 import h5py
 import numpy as np
@@ -306,6 +308,19 @@ def test_input_validation():
                 model(torch.zeros(1, 16384, 4), tracks=bad)
     with pytest.raises(ValueError, match=r"tracks=\[-1\]; expected positions in \[0, 12\)"):
         model.select_tracks([-1])
+
+
+def test_loading_a_saved_model_with_its_track_table_leaves_no_file_open(tmp_path):
+    table = pd.DataFrame({"description": [f"DNASE:cell{i}" for i in range(12)]}, index=[f"t{i}" for i in range(12)])
+    Basenji2(small_config(), targets=table).save(tmp_path / "m")
+    assert (tmp_path / "m" / "targets.tsv").is_file()
+    with warnings.catch_warnings(record=True) as caught:
+        # an unclosed file warns when it is collected (in a destructor, so recorded rather than raised)
+        warnings.simplefilter("always", ResourceWarning)
+        loaded = [bz.models.load(tmp_path / "m"), bz.models.load("demo")]
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert loaded[0].track_names == list(table.index) and loaded[1].targets is not None
 
 
 def test_save_and_load_roundtrip(tmp_path):

@@ -421,7 +421,8 @@ def _load_bazenji(path: Path, config, gelu: str | None) -> tuple[Basenji2, dict[
         import pandas as pd
 
         # track names stay text ("001", "NA"); only empty cells are missing values
-        header = (path / "targets.tsv").open(encoding="utf-8").readline().rstrip("\n").split("\t")
+        with (path / "targets.tsv").open(encoding="utf-8") as handle:
+            header = handle.readline().rstrip("\n").split("\t")
         table = pd.read_csv(path / "targets.tsv", sep="\t", index_col=0, dtype={header[0]: str},
                             keep_default_na=False, na_values=[""])  # fmt: skip
         if {"identifier", "description"} <= set(table.columns):  # a Basenji table: the dtypes read_targets gives
