@@ -19,6 +19,7 @@ from .. import store as bz_store
 from .._settings import settings
 from ..io import select_tracks
 from ._aggregate import check_aggregate, combine_pieces
+from ._cells import peaks_target, predict_into_peaks
 from ._chunks import ChunkSpec, PlanLayout, predict_here
 from ._common import h5ad_safe, model_fingerprint, resolve_genome, resolve_model, track_table, versions
 from ._ensemble import resolve_placement, strand_pair_permutation
@@ -55,11 +56,12 @@ def predict(
     dtype: str = "float32",
     batch_size: int | None = None,
     into: ad.AnnData | None = None,
-    key_added: str = "predicted",
+    key_added: str | None = None,
     overwrite: bool = False,
     client=None,
+    copy: bool = False,
 ) -> ad.AnnData | None:
-    """Predict Basenji2 coverage for every region: a regions x tracks AnnData.
+    """Predict Basenji2 coverage for every region: a regions x tracks AnnData, or into a cells x peaks AnnData.
 
     Windows are planned (one per region, or shared in tiled mode), encoded into a zarr window store,
     streamed chunk by chunk through the model (reading the next chunk while the model works), and each
@@ -69,9 +71,10 @@ def predict(
     Parameters
     ----------
     data
-        A regions AnnData (intervals in ``obs``), an AnnData with intervals in ``var`` (cells x peaks),
-        anything :func:`bazenji.pp.regions` accepts (BED path, DataFrame, pyranges), or the path of an
-        existing window store.
+        A regions AnnData (intervals in ``obs``); a cells x peaks AnnData (peaks in ``var``, named like
+        ``chr1:100-600`` or with ``Chromosome``/``Start``/``End`` columns) or a MuData with an ``"atac"`` modality,
+        predicted in place (see Returns); anything :func:`bazenji.pp.regions` accepts (BED path, DataFrame,
+        pyranges); or the path of an existing window store.
     model
         A :class:`~bazenji.models.Basenji2` or anything :func:`bazenji.models.load` accepts; the
         embedded demo model when None.
@@ -115,7 +118,8 @@ def predict(
         coverage from :func:`bazenji.pp.import_bigwigs`): the predictions go to ``into.layers[key_added]``
         and None is returned.
     key_added
-        Layer name when ``into`` is given.
+        Layer name when ``into`` is given (default ``"predicted"``); the ``varm``/``uns`` key for a cells x peaks
+        AnnData (default ``"bz"``).
     overwrite
         Replace an existing layer ``key_added`` of ``into``, or a store built from other windows.
     client
@@ -123,12 +127,30 @@ def predict(
         named task (``bazenji-predict-<results key>-<call>-<chunk>``) on its workers, which must see the store and
         load the model once each; see :doc:`/scaling`. :attr:`bazenji.settings.client` by default;
         ``False`` runs in this process even when a default client is set.
+    copy
+        With a cells x peaks AnnData (or MuData): write into a copy and return it.
 
     Returns
     -------
     AnnData with ``obs`` the regions (input order and names), ``var`` the track table, ``X`` float32 and
     ``uns["bazenji"]`` the provenance (model, genome, windows, ensembling, versions, timings); None with ``into``.
+
+    A cells x peaks AnnData is annotated in place, scanpy style (None is returned, or the annotated copy
+    with ``copy=True``): ``varm[key_added]`` peaks x tracks float32 in ``var`` order (NaN rows for peaks on
+    sequences the genome lacks, reported by count), ``var[key_added + "_gc"]`` each peak's GC fraction, and
+    ``uns[key_added]`` with ``"tracks"`` (the track table) and ``"provenance"``. :func:`bazenji.get.tracks`
+    gives the peaks x tracks AnnData back.
     """
+    call = dict(locals())
+    target = peaks_target(data)
+    if target is not None:
+        if into is not None:
+            raise ValueError("into= is for regions AnnData; a cells x peaks AnnData is predicted into itself")
+        model = resolve_model(model)
+        genome = resolve_genome(genome, model)
+        run = partial(_rerun, {**call, "model": model, "genome": genome, "key_added": None, "copy": False})
+        return predict_into_peaks(data, target, genome=genome, key_added=key_added or "bz", copy=copy, run=run)
+    key_added = "predicted" if key_added is None else key_added
     started = time.perf_counter()
     aggregate = check_aggregate(aggregate)
     shifts = [int(s) for s in shifts] or [0]
@@ -291,6 +313,10 @@ def predict(
         _write_into(into, result, key_added)
         return None
     return result
+
+
+def _rerun(call: dict, regions: pd.DataFrame) -> ad.AnnData:
+    return predict(**{**call, "data": regions})
 
 
 def _profile_columns(var: pd.DataFrame, keep_profiles) -> np.ndarray | None:
