@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Only the standard library at module level: each command's handler imports the library (torch, scanpy, anndata,
+# zarr, numba: seconds), so `bazenji --help` and argument errors return without it (tests/test_cli_startup.py).
 import argparse
 import logging
 import os
