@@ -210,3 +210,14 @@ def test_scores_plot_on_the_umap():
     np.testing.assert_array_equal(view.X, adata.obsm["bz_scores"])
     ax = sc.pl.umap(view, color="t1", show=False)
     assert ax.get_title() == "t1"
+
+
+@pytest.mark.parametrize("shape", [(7, 13, 5), (50, 200, 33), (3, 4, 0)])
+def test_sparse_times_dense_kernel_matches_scipy(shape):
+    from bazenji.tl._score_cells import sparse_times_dense
+
+    rng = np.random.default_rng(7)
+    cells, peaks, tracks = shape
+    matrix = sp.random(cells, peaks, density=0.2, format="csr", random_state=7, dtype=np.float32)
+    dense = rng.normal(size=(peaks, tracks)).astype(np.float32)
+    np.testing.assert_allclose(sparse_times_dense(matrix, dense), (matrix @ dense), rtol=1e-5, atol=1e-5)
