@@ -221,3 +221,19 @@ def test_sparse_times_dense_kernel_matches_scipy(shape):
     matrix = sp.random(cells, peaks, density=0.2, format="csr", random_state=7, dtype=np.float32)
     dense = rng.normal(size=(peaks, tracks)).astype(np.float32)
     np.testing.assert_allclose(sparse_times_dense(matrix, dense), (matrix @ dense), rtol=1e-5, atol=1e-5)
+
+
+def test_cli_predicts_a_cells_x_peaks_h5ad_into_itself(demo, tmp_path):
+    from bazenji.cli import main
+
+    table = demo.regions_table().iloc[:3]
+    names = [f"{c}:{s}-{e}" for c, s, e in zip(table["Chromosome"], table["Start"], table["End"], strict=True)]
+    cells = cells_x_peaks(names)
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "annotated.h5ad"
+    assert main(["predict", str(tmp_path / "cells.h5ad"), "--model", "demo", "--genome", str(demo.fasta),
+                 "-o", str(out)]) == 0  # fmt: skip
+    annotated = ad.read_h5ad(out)
+    assert annotated.shape == cells.shape and (annotated.X != cells.X).nnz == 0  # the user's counts, kept
+    reference = bz.tl.predict(bz.pp.regions(names), "demo", demo.fasta)
+    np.testing.assert_array_equal(annotated.varm["bz"], reference.X)

@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo job (as `bazenji demo`: predictions, clusters, heatmap; -o names the predictions file); with no REGIONS "
         "but other options it predicts the demo regions with them.",
     )
-    predict.add_argument("regions", nargs="?", help="BED / narrowPeak / TSV of regions, or an existing window store")
+    predict.add_argument(
+        "regions", nargs="?", help="BED / narrowPeak / TSV of regions, an existing window store, or a cells x "
+        "peaks .h5ad (predicted into varm['bz'] and written whole to -o)",
+    )  # fmt: skip
     predict.add_argument("--genome", help="FASTA (with or without .fai; bgzip + .gzi works)")
     predict.add_argument("--model", help="weights: model_human.h5, basenji2.pth, a multimolecule or bazenji dir, demo")
     predict.add_argument("--targets", help="Basenji targets table (targets_human.txt) to use as the track table")
@@ -173,6 +176,10 @@ def run_predict(args) -> int:
     if model is None:
         raise ValueError("--model is required with REGIONS (weights file, or 'demo')")
     model = bz.models.load(model, targets=args.targets)
+    if str(regions).endswith(".h5ad"):  # a regions or cells x peaks AnnData
+        import anndata as ad
+
+        regions = ad.read_h5ad(regions)
     tic = time.perf_counter()
     adata = bz.tl.predict(
         regions, model, genome, tracks=_tracks(args.tracks), mode=args.mode, aggregate=args.aggregate, rc=args.rc,
@@ -180,6 +187,11 @@ def run_predict(args) -> int:
         dtype=args.dtype, batch_size=args.batch_size, keep_profiles=args.keep_profiles, overwrite=args.overwrite,
     )  # fmt: skip
     seconds = time.perf_counter() - tic
+    if adata is None:  # a cells x peaks AnnData: predicted into itself, written whole
+        _write(regions, output)
+        print(f"peaks     {regions.uns['bz']['n_peaks_predicted']:,} of {regions.n_vars:,} predicted into "
+              f"varm['bz'] ({len(regions.uns['bz']['tracks']):,} tracks) in {seconds:.1f} s\nwritten   {output}")
+        return 0
     _write(adata, output)
     info = adata.uns["bazenji"]
     windows = info["windows"]
