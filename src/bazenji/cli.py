@@ -189,8 +189,10 @@ def run_predict(args) -> int:
     seconds = time.perf_counter() - tic
     if adata is None:  # a cells x peaks AnnData: predicted into itself, written whole
         _write(regions, output)
-        print(f"peaks     {regions.uns['bz']['n_peaks_predicted']:,} of {regions.n_vars:,} predicted into "
-              f"varm['bz'] ({len(regions.uns['bz']['tracks']):,} tracks) in {seconds:.1f} s\nwritten   {output}")
+        print(
+            f"peaks     {regions.uns['bz']['n_peaks_predicted']:,} of {regions.n_vars:,} predicted into "
+            f"varm['bz'] ({len(regions.uns['bz']['tracks']):,} tracks) in {seconds:.1f} s\nwritten   {output}"
+        )
         return 0
     _write(adata, output)
     info = adata.uns["bazenji"]
