@@ -3,6 +3,7 @@
 from ._demo import DEMO_VERSION, REGION_CLASSES, Demo, demo, demo_regions
 from ._model import demo_config, demo_model, demo_model_metrics, human_targets
 from ._motifs import BIOSAMPLES, GRAMMAR, MOTIFS
+from ._scatac import demo_scatac
 
 __all__ = [
     "BIOSAMPLES",
@@ -16,5 +17,6 @@ __all__ = [
     "demo_model",
     "demo_model_metrics",
     "demo_regions",
+    "demo_scatac",
     "human_targets",
 ]
