@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 
 
-def _stored(adata: ad.AnnData, key: str, slot: str, producer: str) -> dict:
+def _stored(adata: ad.AnnData, key: str, slot: str, producer: str) -> tuple[np.ndarray, pd.DataFrame, dict]:
+    """The matrix in ``adata.<slot>[key]``, its track table and its ``uns`` record."""
     mapping = adata.varm if slot == "varm" else adata.obsm
     if key not in mapping or key not in adata.uns:
         raise KeyError(f"adata.{slot}[{key!r}] and adata.uns[{key!r}] not found; run {producer} first (or pass key=)")
-    return adata.uns[key]
+    info = adata.uns[key]
+    return np.asarray(mapping[key], dtype=np.float32), pd.DataFrame(info["tracks"]).copy(), info
 
 
 def tracks(adata: ad.AnnData, *, key: str = "bz") -> ad.AnnData:
@@ -29,9 +31,8 @@ def tracks(adata: ad.AnnData, *, key: str = "bz") -> ad.AnnData:
     AnnData with ``obs`` the peaks (``adata.var``), ``var`` the track table and ``X`` the predictions, as
     :func:`bazenji.tl.predict` returns for regions; ``uns["bazenji"]`` holds the provenance.
     """
-    info = _stored(adata, key, "varm", "bz.tl.predict(adata, ...)")
-    var = pd.DataFrame(info["tracks"]).copy()
-    result = ad.AnnData(X=np.asarray(adata.varm[key], dtype=np.float32), obs=adata.var.copy(), var=var)
+    values, var, info = _stored(adata, key, "varm", "bz.tl.predict(adata, ...)")
+    result = ad.AnnData(X=values, obs=adata.var.copy(), var=var)
     result.uns["bazenji"] = info["provenance"]
     return result
 
@@ -53,10 +54,9 @@ def scores(adata: ad.AnnData, *, key: str = "bz_scores") -> ad.AnnData:
     AnnData with ``X`` the scores, ``obs``, ``obsm`` (``X_umap`` ...) and ``uns`` colours from ``adata`` and
     ``var`` the scored tracks' table.
     """
-    info = _stored(adata, key, "obsm", "bz.tl.score_cells(adata)")
-    var = pd.DataFrame(info["tracks"]).copy()
+    values, var, info = _stored(adata, key, "obsm", "bz.tl.score_cells(adata)")
     result = ad.AnnData(
-        X=np.asarray(adata.obsm[key], dtype=np.float32),
+        X=values,
         obs=adata.obs.copy(),
         var=var,
         obsm={k: v for k, v in adata.obsm.items() if k != key},

@@ -65,6 +65,7 @@ def annotate_cells(
     names = [v for v in pd.unique(values) if v not in ("", "nan", "None")]
     scores = np.asarray(adata.obsm[key], dtype=np.float64)
     per_value = np.column_stack([np.nanmean(scores[:, values == v], axis=1) for v in names])  # cells x values
+    n_tracks = [int((values == v).sum()) for v in names]
     rows = []
     for group in groups:
         inside = labels == group
@@ -73,7 +74,7 @@ def annotate_cells(
         mean_in = np.nanmean(a, axis=0)
         effect = mean_in - np.nanmean(b, axis=0) if (~inside).any() else np.full(len(names), np.nan)
         for j, name in enumerate(names):
-            rows.append((group, name, int((values == name).sum()), mean_in[j], effect[j],
+            rows.append((group, name, n_tracks[j], mean_in[j], effect[j],
                          float(np.asarray(statistic)[j]), float(np.asarray(pval)[j])))  # fmt: skip
     table = pd.DataFrame(rows, columns=["group", by, "n_tracks", "mean_score", "effect", "statistic", "pval"])
     finite = table["pval"].notna()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import read_regions
-from ..io.regions import parse_interval_names
+from ..io.regions import _has_interval_columns, parse_interval_names
 
 logger = logging.getLogger("bazenji")
 
@@ -34,7 +34,7 @@ def peaks_target(data) -> ad.AnnData | None:
         )
     if not isinstance(data, ad.AnnData) or data.n_vars == 0:
         return None
-    if {"Chromosome", "Start", "End"} <= set(data.obs.columns) or {"chrom", "start", "end"} <= set(data.obs.columns):
+    if _has_interval_columns(data.obs):  # every column naming read_regions accepts
         return None
     if _is_interval(data.obs_names[0]) and not _is_interval(data.var_names[0]):
         return None  # regions in obs_names (e.g. peaks x cells): predicted as regions
@@ -71,7 +71,7 @@ def predict_into_peaks(
     if copy:
         data = data.copy()
         target = peaks_target(data)
-    if key_added in target.varm and not copy:
+    if key_added in target.varm:
         logger.warning("replacing adata.varm[%r] with new predictions", key_added)
     try:
         peaks = read_regions(target, axis="var")
