@@ -184,7 +184,7 @@ def _group_colors(adata: AnnData, groupby: str, groups) -> list[str]:
     stored = adata.uns.get(f"{groupby}_colors")
     if stored is not None and len(stored) >= len(groups):
         return list(stored)[: len(groups)]
-    palette = category_colors(groups, palette={})
+    palette = category_colors(groups)
     return [palette[g] for g in groups]
 
 

@@ -272,7 +272,7 @@ def _lane_colors(colors, names: list[str], table: pd.DataFrame) -> dict[str, str
     if "assay" in table.columns:
         assays = table["assay"].reindex(names).astype(str)
         return {n: ASSAY_COLORS.get(a, "#7f7f7f") for n, a in zip(names, assays, strict=True)}
-    return category_colors(names, palette={})
+    return category_colors(names)
 
 
 def _genes(genes, chrom: str, start: int, end: int) -> pd.DataFrame | None:

@@ -164,19 +164,11 @@ def _kind_of(record: Mapping) -> str | None:
     return None  # unrecorded, or another kind of values (variant effects)
 
 
-def category_colors(values: Sequence, *, palette: dict | None = None) -> dict:
-    """A colour per distinct value, in order of first appearance (assays get :data:`ASSAY_COLORS`)."""
+def category_colors(values: Sequence) -> dict:
+    """A tab10 (tab20 past ten) colour per distinct value, in order of first appearance (assays: assay_colors)."""
     categories = list(dict.fromkeys(str(v) for v in values))
     cmap = plt.get_cmap("tab20" if len(categories) > 10 else "tab10")
-    colors = {}
-    for i, category in enumerate(categories):
-        if palette and category in palette:
-            colors[category] = palette[category]
-        elif category in ASSAY_COLORS and palette is None:
-            colors[category] = ASSAY_COLORS[category]
-        else:
-            colors[category] = mpl.colors.to_hex(cmap(i % cmap.N))
-    return colors
+    return {c: mpl.colors.to_hex(cmap(i % cmap.N)) for i, c in enumerate(categories)}
 
 
 def assay_colors(values: Sequence) -> dict:
