@@ -268,22 +268,29 @@ class BgzfReader:
         return np.frombuffer(data, dtype=np.uint8)[skip : skip + end - start]
 
 
-def _chrom_error(missing: Sequence[str], known: Sequence[str], where: str) -> ValueError:
-    """The error for chromosome names that ``known`` lacks: up to five names and a ``chr`` prefix hint."""
+def _chrom_error(
+    missing: Sequence[str], known: Sequence[str], where: str, *, what: str = "", column: str = ""
+) -> ValueError:
+    """The error for chromosome names that ``known`` lacks: up to five names and a ``chr`` prefix hint.
+
+    ``what`` names whose chromosomes they are (``"the regions"``, ``"the variants"``) and ``column`` the column
+    to fix (``"regions['Chromosome']"``), so the hint tells the user what to change in their own data.
+    """
     known_set = set(known)
     missing = list(dict.fromkeys(str(c) for c in missing))
     shown = ", ".join(repr(c) for c in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    whose = f" of {what}" if what else ""
+    target = what or "the input"
     hint = ""
     if any(f"chr{c}" in known_set for c in missing):
-        hint = (
-            " The genome names them with a 'chr' prefix (e.g. 'chr1', not '1'); add the prefix to the regions,"
-            " e.g. regions['Chromosome'] = 'chr' + regions['Chromosome']."
-        )
+        fix = f", e.g. {column} = 'chr' + {column}" if column else ""
+        hint = f" The genome names them with a 'chr' prefix (e.g. 'chr1', not '1'); add the prefix to {target}{fix}."
     elif any(c.startswith("chr") and c[3:] in known_set for c in missing):
-        hint = " The genome names them without the 'chr' prefix (e.g. '1', not 'chr1'); remove it from the regions."
+        fix = f", e.g. {column} = {column}.str.removeprefix('chr')" if column else ""
+        hint = f" The genome names them without the 'chr' prefix (e.g. '1', not 'chr1'); remove it from {target}{fix}."
     examples = ", ".join(repr(c) for c in list(known)[:5])
     return ValueError(
-        f"{len(missing)} chromosome name{'s' if len(missing) > 1 else ''} not in {where}: {shown}.{hint}"
+        f"{len(missing)} chromosome name{'s' if len(missing) > 1 else ''}{whose} not in {where}: {shown}.{hint}"
         f" It has {len(known)} sequences, e.g. {examples}."
     )
 
@@ -463,11 +470,21 @@ class Genome:
             self._fingerprint = f"{len(lengths)}seq-{total}bp-{digest.hexdigest()}"
         return self._fingerprint
 
-    def check_chroms(self, chroms: Iterable[str]) -> None:
-        """Raise a ``ValueError`` naming up to five of ``chroms`` the genome lacks (with a ``chr`` prefix hint)."""
+    def check_chroms(self, chroms: Iterable[str], *, what: str = "", column: str = "") -> None:
+        """Raise a ``ValueError`` naming up to five of ``chroms`` the genome lacks (with a ``chr`` prefix hint).
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names to check.
+        what
+            Whose names they are, for the message (``"the variants"``).
+        column
+            The expression to fix in the hint (``"variants['chrom']"``); none when empty.
+        """
         missing = [c for c in dict.fromkeys(chroms) if c not in self._positions]
         if missing:
-            raise _chrom_error(missing, self._index.names, f"the genome {self!r}")
+            raise _chrom_error(missing, self._index.names, f"the genome {self!r}", what=what, column=column)
 
     def _position(self, chrom: str) -> int:
         try:

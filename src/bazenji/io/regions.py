@@ -7,7 +7,7 @@ else ``chr:start-end``).
 
 from __future__ import annotations
 
-import gzip
+import logging
 import os
 import re
 import warnings
@@ -17,28 +17,16 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from ._bed import BED_COLUMNS, BROADPEAK_COLUMNS, FORMATS, NARROWPEAK_COLUMNS, read_bed
+
 if TYPE_CHECKING:
     from anndata import AnnData
 
     from .genome import Genome
 
-BED_COLUMNS = [
-    "Chromosome",
-    "Start",
-    "End",
-    "Name",
-    "Score",
-    "Strand",
-    "ThickStart",
-    "ThickEnd",
-    "ItemRGB",
-    "BlockCount",
-    "BlockSizes",
-    "BlockStarts",
-]
-NARROWPEAK_COLUMNS = [*BED_COLUMNS[:6], "SignalValue", "PValue", "QValue", "Peak"]
-BROADPEAK_COLUMNS = NARROWPEAK_COLUMNS[:9]
-_FORMATS = {"bed": BED_COLUMNS, "narrowpeak": NARROWPEAK_COLUMNS, "broadpeak": BROADPEAK_COLUMNS}
+__all__ = ["BED_COLUMNS", "BROADPEAK_COLUMNS", "NARROWPEAK_COLUMNS", "parse_interval_names", "read_regions"]
+
+logger = logging.getLogger("bazenji")
 
 _ALIASES = {
     "Chromosome": ("chromosome", "chrom", "chr", "seqnames", "seqname", "contig", "#chrom", "chromosome_name"),
@@ -48,7 +36,7 @@ _ALIASES = {
     "Name": ("name",),
 }
 _INTERVAL_NAME = re.compile(r"^(?P<chrom>.+)[:_-](?P<start>\d+)[_-](?P<end>\d+)$")
-_HEADER_PREFIXES = ("#", "track ", "track\t", "browser ", "browser\t")
+OUTSIDE = ("raise", "drop")
 
 
 def _describe_rows(positions: np.ndarray, lines: np.ndarray | None) -> str:
@@ -56,51 +44,6 @@ def _describe_rows(positions: np.ndarray, lines: np.ndarray | None) -> str:
     what = "lines" if lines is not None else "rows (0-based)"
     more = f" and {len(positions) - 10} more" if len(positions) > 10 else ""
     return f"{what} {', '.join(map(str, shown))}{more}"
-
-
-# -- files ---------------------------------------------------------------------------------------------
-def _file_format(path: str) -> str:
-    name = path.lower()
-    for suffix in (".gz", ".bgz"):
-        name = name.removesuffix(suffix)
-    if name.endswith(".narrowpeak"):
-        return "narrowpeak"
-    if name.endswith(".broadpeak"):
-        return "broadpeak"
-    return "bed"
-
-
-def _read_bed(path: str, fmt: str) -> tuple[pd.DataFrame, np.ndarray]:
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    text = raw.decode("utf-8")
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    sep: str | None = None
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.rstrip()
-        if not line or line.startswith(_HEADER_PREFIXES) or line in ("track", "browser"):
-            continue
-        if sep is None:
-            sep = "\t" if "\t" in line else None
-        fields = line.split(sep)
-        if rows and len(fields) != len(rows[0]):
-            raise ValueError(
-                f"{path}, line {lineno}: {len(fields)} fields where line {numbers[0]} has {len(rows[0])}: {line!r}"
-            )
-        rows.append(fields)
-        numbers.append(lineno)
-    if not rows:
-        raise ValueError(f"no regions in {path}: the file has no data lines")
-    columns = _FORMATS[fmt]
-    n = len(rows[0])
-    low = 10 if fmt == "narrowpeak" else 9 if fmt == "broadpeak" else 3
-    if not low <= n <= len(columns):
-        expected = f"{low}" if low == len(columns) else f"{low} to {len(columns)}"
-        raise ValueError(f"{path}, line {numbers[0]}: {n} fields, expected {expected} for {fmt}: {rows[0]!r}")
-    return pd.DataFrame(rows, columns=columns[:n]), np.asarray(numbers)
 
 
 # -- in-memory sources ---------------------------------------------------------------------------------
@@ -232,6 +175,8 @@ def _finish(
     names: pd.Index | None,
     summit: bool | int,
     genome: Genome | None,
+    strict: bool,
+    outside: str,
 ) -> pd.DataFrame:
     if len(df) == 0:
         raise ValueError(f"no regions in {what}")
@@ -242,9 +187,10 @@ def _finish(
     negative = np.flatnonzero((df["Start"] < 0).to_numpy())
     if len(negative):
         raise ValueError(f"{what}: negative Start on {_describe_rows(negative, lines)}")
-    empty = np.flatnonzero((df["Start"] >= df["End"]).to_numpy())
-    if len(empty):
-        raise ValueError(f"{what}: Start >= End on {_describe_rows(empty, lines)}; regions must be non-empty")
+    skipped = {"zero_length": 0, "outside": 0}
+    df, lines, names, skipped["zero_length"] = _zero_length(df, lines, names, what, strict=strict)
+    if len(df) == 0:
+        raise ValueError(f"no regions in {what}: every row is zero-length (Start == End)")
     if "Strand" in df.columns:
         df["Strand"] = df["Strand"].astype(object).where(df["Strand"].notna(), ".").astype(str)
         bad = np.flatnonzero(~df["Strand"].isin(["+", "-", "."]).to_numpy())
@@ -255,25 +201,81 @@ def _finish(
             )
     for column in df.columns.difference(["Chromosome", "Start", "End", "Strand", "Name"]):
         if df[column].dtype == object:
-            converted = pd.to_numeric(df[column].replace(".", np.nan), errors="coerce")
-            if converted.notna().sum() == df[column].replace(".", np.nan).notna().sum():
+            present = df[column].where(df[column] != ".")  # where, not replace: no object downcasting warning
+            converted = pd.to_numeric(present, errors="coerce")
+            if converted.notna().sum() == present.notna().sum():
                 df[column] = converted
     if summit is not False:
         df = _centre_on_summit(df, summit, lines, what)
     if genome is not None:
-        genome.check_chroms(df["Chromosome"].unique().tolist())
-        sizes = df["Chromosome"].map(genome.chrom_sizes).to_numpy()
-        past = np.flatnonzero(df["End"].to_numpy() > sizes)
-        if len(past):
-            i = past[0]
-            warnings.warn(
-                f"{what}: End runs past the chromosome end on {_describe_rows(past, lines)} (e.g. "
-                f"{df['Chromosome'].iloc[i]}:{df['Start'].iloc[i]}-{df['End'].iloc[i]}, length {sizes[i]}); "
-                "their windows are padded with N. Are the regions from another genome build?",
-                UserWarning,
-                stacklevel=3,
+        df, lines, names, skipped["outside"] = _check_bounds(df, lines, names, what, genome, outside=outside)
+    df = _with_names(df, names)
+    df.attrs["skipped"] = skipped
+    return df
+
+
+def _keep(df: pd.DataFrame, lines: np.ndarray | None, names: pd.Index | None, keep: np.ndarray):
+    """The rows ``keep`` of the table, of its line numbers and of its given names."""
+    df = df.loc[keep].reset_index(drop=True)
+    return df, None if lines is None else lines[keep], None if names is None else names[keep]
+
+
+def _zero_length(df, lines, names, what: str, *, strict: bool):
+    """Rows with Start == End dropped and counted (files only, unless strict); Start > End is always an error."""
+    start, end = df["Start"].to_numpy(), df["End"].to_numpy()
+    reversed_ = np.flatnonzero(start > end)
+    if len(reversed_):
+        raise ValueError(f"{what}: Start > End on {_describe_rows(reversed_, lines)}; expected Start < End")
+    empty = np.flatnonzero(start == end)
+    if not len(empty):
+        return df, lines, names, 0
+    if strict or lines is None:
+        why = "strict=True" if strict else "a table's rows are kept one to one: filter them out first"
+        raise ValueError(
+            f"{what}: {len(empty)} zero-length region(s) (Start == End) on {_describe_rows(empty, lines)}; "
+            f"expected Start < End ({why})"
+        )
+    logger.warning(
+        "%s: skipped %d of %d regions: %d zero-length (Start == End, e.g. the insertion sites of a dbSNP BED) on %s",
+        what, len(empty), len(df), len(empty), _describe_rows(empty, lines),
+    )  # fmt: skip
+    return (*_keep(df, lines, names, start != end), len(empty))
+
+
+def _check_bounds(df, lines, names, what: str, genome: Genome, *, outside: str):
+    """Regions wholly outside their chromosome refused (or dropped and counted); those running past its end warned."""
+    genome.check_chroms(df["Chromosome"].unique().tolist(), what="the regions", column="regions['Chromosome']")
+    sizes = df["Chromosome"].map(genome.chrom_sizes).to_numpy()
+    start, end = df["Start"].to_numpy(), df["End"].to_numpy()
+
+    def example(i: int) -> str:
+        chrom = df["Chromosome"].iloc[i]
+        return f"{chrom}:{start[i]}-{end[i]} on {chrom} of {sizes[i]:,} bp"
+
+    beyond = np.flatnonzero(start >= sizes)
+    n_dropped = 0
+    if len(beyond):
+        summary = f"{len(beyond)} of {len(df)} regions lie wholly outside their chromosome on " + _describe_rows(
+            beyond, lines
+        ) + f" (e.g. {example(beyond[0])})"
+        if outside != "drop":
+            raise ValueError(
+                f"{what}: {summary}; expected regions of this genome build (pass outside='drop' to drop them)"
             )
-    return _with_names(df, names)
+        logger.warning("%s: dropped %s (outside='drop')", what, summary)
+        if len(beyond) == len(df):
+            raise ValueError(f"{what}: no regions left: {summary}; is the genome the build the regions are from?")
+        df, lines, names = _keep(df, lines, names, start < sizes)
+        sizes, start, end = sizes[start < sizes], start[start < sizes], end[start < sizes]
+        n_dropped = len(beyond)
+    past = np.flatnonzero(end > sizes)
+    if len(past):
+        logger.warning(
+            "%s: %d of %d regions run past their chromosome end on %s (e.g. %s); their windows are padded with N. "
+            "Are the regions from another genome build?", what, len(past), len(df), _describe_rows(past, lines),
+            example(past[0]),
+        )  # fmt: skip
+    return df, lines, names, n_dropped
 
 
 def _centre_on_summit(df: pd.DataFrame, summit: bool | int, lines: np.ndarray | None, what: str) -> pd.DataFrame:
@@ -345,19 +347,27 @@ def read_regions(
     summit: bool | int = False,
     axis: Literal["obs", "var"] | None = None,
     genome: Genome | str | os.PathLike | None = None,
+    strict: bool = False,
+    outside: Literal["raise", "drop"] = "raise",
 ) -> pd.DataFrame:
     """Read genomic regions into a pyranges-style table.
 
     Parameters
     ----------
     source
-        A BED (3 to 12 columns), narrowPeak or broadPeak file, gzip-compressed or not (``track``,
-        ``browser`` and ``#`` lines are skipped); a pyranges object (0.x or 1.x); a DataFrame with
-        pyranges (``Chromosome``, ``Start``, ``End``) or BED (``chrom``, ``chromStart``, ``chromEnd``)
-        column names; an AnnData with such columns in ``.obs`` or ``.var``, or with interval names
-        like ``chr1:100-600`` / ``chr1-100-600`` (a cells x peaks matrix); or a list of such names.
+        A BED (3 to 12 columns), narrowPeak or broadPeak file, gzip- or bgzip-compressed or not, with
+        LF or CRLF line ends and an optional UTF-8 byte-order mark (``track``, ``browser``, ``#`` and
+        blank lines are skipped; fields are split on tabs, or on spaces in a file without tabs); a
+        pyranges object (0.x or 1.x); a DataFrame with pyranges (``Chromosome``, ``Start``, ``End``) or
+        BED (``chrom``, ``chromStart``, ``chromEnd``) column names; an AnnData with such columns in
+        ``.obs`` or ``.var``, or with interval names like ``chr1:100-600`` / ``chr1-100-600`` (a cells
+        x peaks matrix); or a list of such names.
     format
-        File format; by default from the file name (``.narrowPeak``, ``.broadPeak``, else BED).
+        File format. By default ``.narrowPeak`` and ``.broadPeak`` names decide; any other name
+        (``.bed``, ``.bed.gz``, ``.txt``) is read by its columns' content: ten columns with numbers in
+        7 to 10 are narrowPeak, nine with numbers in 7 to 9 that are not thick starts/ends and an
+        ``itemRgb`` are broadPeak, anything else BED. The choice is logged (INFO) and kept in
+        ``attrs["format"]``.
     summit
         narrowPeak only: ``True`` re-centres each region on its summit keeping its width, an integer
         makes every region that many bp wide around its summit. The summit goes in column ``Summit``.
@@ -365,28 +375,47 @@ def read_regions(
         For AnnData, read the intervals from ``"obs"`` or ``"var"``; by default columns in ``.obs``,
         then columns in ``.var``, then ``var_names``, then ``obs_names``.
     genome
-        Check chromosome names against this genome (an error) and that regions end within their
-        chromosome (a warning: their windows are padded with N).
+        Check the regions against this genome: a chromosome it lacks is an error; so is a region wholly
+        outside its chromosome (Start at or past its length: regions of another build), unless
+        ``outside="drop"``; a region running past the chromosome end is kept with a warning (its
+        window is padded with N).
+    strict
+        Files only: refuse zero-length rows (Start == End, as dbSNP-style BEDs have for insertions)
+        instead of skipping them with a warning that counts them. A table's (DataFrame, AnnData)
+        zero-length rows are always an error, since its rows are kept one to one.
+    outside
+        ``"raise"`` (default) or ``"drop"``: what to do with regions wholly outside their chromosome
+        of ``genome``; dropped regions are counted in a warning.
 
     Returns
     -------
     DataFrame with ``Chromosome``, ``Start``, ``End`` (``int64``, 0-based half-open), ``Strand`` and
     ``Name`` where given, then the other input columns; indexed by unique region names.
+    ``attrs["skipped"]`` counts the rows left out by reason (``zero_length``, ``outside``) and, for
+    files, ``attrs["format"]`` is the format read.
+
+    Raises
+    ------
+    ValueError
+        A malformed file or table; the message names the file, line (or 0-based row) and column,
+        the bad value and what was expected. Text that is not UTF-8 in a used column (chromosome,
+        name, strand) is refused; elsewhere it is kept as U+FFFD with a warning.
     """
     from anndata import AnnData
 
     from .genome import as_genome
 
+    if outside not in OUTSIDE:
+        raise ValueError(f"outside={outside!r}; expected one of {list(OUTSIDE)}")
     genome = as_genome(genome) if genome is not None else None
-    lines = names = None
+    lines = names = fmt = None
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"regions file {path!r} does not exist")
-        fmt = (format or _file_format(path)).lower()
-        if fmt not in _FORMATS:
-            raise ValueError(f"format={format!r}; expected one of {sorted(_FORMATS)}")
-        df, lines = _read_bed(path, fmt)
+        if format is not None and format.lower() not in FORMATS:
+            raise ValueError(f"format={format!r}; expected one of {sorted(FORMATS)}")
+        df, lines, fmt = read_bed(path, format.lower() if format is not None else None)
         what = path
     elif isinstance(source, AnnData):
         df, what = _from_anndata(source, axis)
@@ -407,4 +436,7 @@ def read_regions(
             f"cannot read regions from a {type(source).__name__}; expected a BED/narrowPeak path, a DataFrame, "
             "a pyranges object, an AnnData, or a list of names like 'chr1:100-600'"
         )
-    return _finish(df, lines, what, names=names, summit=summit, genome=genome)
+    table = _finish(df, lines, what, names=names, summit=summit, genome=genome, strict=strict, outside=outside)
+    if fmt is not None:
+        table.attrs["format"] = fmt
+    return table

@@ -20,6 +20,8 @@ def regions(
     format: Literal["bed", "narrowpeak", "broadpeak"] | None = None,
     summit: bool | int = False,
     axis: Literal["obs", "var"] | None = None,
+    strict: bool = False,
+    outside: Literal["raise", "drop"] = "raise",
 ) -> AnnData:
     """Read genomic regions into a regions AnnData (one observation per region, no variables yet).
 
@@ -30,19 +32,27 @@ def regions(
         intervals in ``.obs`` or ``.var``, or a list of names like ``chr1:100-600``; see
         :func:`bazenji.io.read_regions`.
     genome
-        A :class:`~bazenji.io.Genome` or FASTA path: chromosome names (and region ends) are checked
-        against it and its path and fingerprint go in ``uns["bazenji"]["genome"]``.
-    format, summit, axis
+        A :class:`~bazenji.io.Genome` or FASTA path: chromosome names and region bounds are checked
+        against it (regions wholly outside their chromosome are an error unless ``outside="drop"``)
+        and its path and fingerprint go in ``uns["bazenji"]["genome"]``.
+    format, summit, axis, strict, outside
         As in :func:`bazenji.io.read_regions`.
 
     Returns
     -------
     AnnData of shape ``(n_regions, 0)`` whose ``obs`` holds ``Chromosome``, ``Start``, ``End``
     (``Strand``, ``Name`` and other input columns where given), indexed by unique region names.
+    Rows left out (zero-length file rows, regions dropped with ``outside="drop"``) are counted by
+    reason in ``uns["bazenji"]["skipped"]`` when there are any.
     """
     genome = as_genome(genome) if genome is not None else None
-    obs = read_regions(source, format=format, summit=summit, axis=axis, genome=genome)
+    obs = read_regions(source, format=format, summit=summit, axis=axis, genome=genome, strict=strict,
+                       outside=outside)  # fmt: skip
+    skipped = {k: int(v) for k, v in obs.attrs.get("skipped", {}).items() if v}
+    obs.attrs = {}  # AnnData keeps obs, not its attrs: what matters goes to uns
     adata = AnnData(obs=obs)
     if genome is not None:
         adata.uns["bazenji"] = {"genome": {"path": genome.path or "", "fingerprint": genome.fingerprint}}
+    if skipped:
+        adata.uns.setdefault("bazenji", {})["skipped"] = skipped
     return adata
