@@ -211,8 +211,17 @@ def _load(path_or_df) -> pd.DataFrame:
         raise FileNotFoundError(f"track table {str(path)!r} does not exist")
     try:
         table = pd.read_csv(path, sep="\t", dtype={"identifier": str, "description": str, "file": str})
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"track table {str(path)!r} is empty; expected a tab-separated header naming at least identifier and "
+            "description, then one row per track"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot read {str(path)!r} as a tab-separated track table: {err}") from err
+    if table.empty:
+        raise ValueError(
+            f"track table {str(path)!r} has a header ({list(table.columns)}) but no tracks; expected one row per track"
+        )
     first = table.columns[0] if len(table.columns) else None
     if isinstance(first, str) and (first == "" or first.startswith("Unnamed: 0")):
         table = table.rename(columns={first: "index"})

@@ -47,8 +47,9 @@ def import_bigwigs(
     ----------
     regions
         A regions AnnData (``obs`` with ``Chromosome``, ``Start``, ``End``; or, for a cells x peaks AnnData, the
-        same columns or ``chr:start-end`` names in ``var``) or a DataFrame with those columns (``chrom``,
-        ``start``, ``end`` are accepted too).
+        same columns or ``chr:start-end`` names in ``var``), a DataFrame with those columns (``chrom``,
+        ``start``, ``end`` are accepted too), a BED/narrowPeak file (read by :func:`bazenji.io.read_regions`,
+        as :func:`bazenji.tl.predict` reads it, so the rows and names match its predictions) or a window store.
     bigwigs
         ``{identifier: path}``, a list of paths, or ``None`` to use the ``file`` column of ``targets``.
     targets
@@ -64,7 +65,7 @@ def import_bigwigs(
 
     Returns
     -------
-    For a window store (a path): the track table, after writing binned training targets ``targets``
+    For a window store: the track table, after writing binned training targets ``targets``
     (window, bin, track) float16 over every window's output span, with the same per-bin transform.
     Otherwise a regions x tracks AnnData: ``obs`` the regions (input order and names), ``var`` the track table as
     :func:`bazenji.io.read_targets` returns it plus ``file``, ``X`` float32, and ``uns["bazenji"]`` with the
@@ -80,6 +81,10 @@ def import_bigwigs(
     """
     if isinstance(regions, str | os.PathLike) and is_store(regions):
         return write_store_targets(regions, bigwigs, targets=targets, overwrite=overwrite)
+    if isinstance(regions, str | os.PathLike):  # a BED/narrowPeak file, read as bz.tl.predict reads it
+        from ..io.regions import read_regions
+
+        regions = read_regions(regions)
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate={aggregate!r}; expected one of {list(AGGREGATES)}")
     obs = _regions_table(regions)

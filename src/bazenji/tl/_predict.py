@@ -132,8 +132,12 @@ def predict(
 
     Returns
     -------
-    AnnData with ``obs`` the regions (input order and names), ``var`` the track table, ``X`` float32 and
-    ``uns["bazenji"]`` the provenance (model, genome, windows, ensembling, versions, timings); None with ``into``.
+    AnnData with ``obs`` the regions (input order and names) plus ``n_fraction``, ``var`` the track table,
+    ``X`` float32 and ``uns["bazenji"]`` the provenance (model, genome, windows, ensembling, versions, timings);
+    None with ``into`` (which gains the layer and ``obs["n_fraction"]``). ``n_fraction`` is the fraction of the
+    region's window that is N (all-zero one-hot: padding past a chromosome end, assembly gaps; in tiled mode
+    the largest over the region's windows); regions above 0.5 are named in a warning, since their predictions
+    are not of real sequence.
 
     A cells x peaks AnnData is annotated in place, scanpy style (None is returned, or the annotated copy
     with ``copy=True``): ``varm[key_added]`` peaks x tracks float32 in ``var`` order (NaN rows for peaks on
@@ -277,6 +281,7 @@ def predict(
     X = combine_pieces(values, assignments["region"].to_numpy(), n_piece_bins, len(plan.regions), aggregate)
     obs = plan.regions.copy()
     obs.index = obs.index.astype(str)
+    obs["n_fraction"] = _region_n_fraction(store_path, plan, n_windows, chunk)
     var.index = var.index.astype(str)
     provenance = {
         "model": {**{k: v for k, v in model.source.items() if v is not None}, "fingerprint": params["model"],
@@ -315,6 +320,30 @@ def predict(
     return result
 
 
+def _region_n_fraction(store_path, plan, n_windows: int, chunk: int) -> np.ndarray:
+    """Per region, the fraction of its window's positions that are N (all-zero one-hot); the largest of its windows.
+
+    Read back from the store chunk by chunk, so it holds for a store made elsewhere too. A region more than half N
+    is named in a warning: its window runs past a chromosome end or over an assembly gap, and what the model
+    predicts there is not of real sequence.
+    """
+    onehot = bz_store.open(store_path)["onehot"]
+    window_n = np.empty(n_windows, dtype=np.float32)
+    for lo in range(0, n_windows, chunk):
+        block = np.ascontiguousarray(onehot[lo : lo + chunk].values)
+        window_n[lo : lo + len(block)] = (block.view(np.uint32)[..., 0] == 0).mean(axis=1)  # 4 channels at once
+    assignments = plan.assignments
+    region_n = np.zeros(len(plan.regions), dtype=np.float32)
+    np.maximum.at(region_n, assignments["region"].to_numpy(), window_n[assignments["window"].to_numpy()])
+    mostly_n = np.flatnonzero(region_n > 0.5)
+    if len(mostly_n):
+        shown = ", ".join(f"{plan.regions.index[i]} ({region_n[i]:.0%})" for i in mostly_n[:5])
+        logger.warning("%d of %d regions were predicted from windows more than half N (obs['n_fraction']: %s%s); "
+                       "they run past a chromosome end or over a gap, and their predictions are not of real sequence",
+                       len(mostly_n), len(region_n), shown, ", ..." if len(mostly_n) > 5 else "")  # fmt: skip
+    return region_n
+
+
 def _rerun(call: dict, regions: pd.DataFrame) -> ad.AnnData:
     return predict(**{**call, "data": regions})
 
@@ -336,4 +365,5 @@ def _write_into(into: ad.AnnData, result: ad.AnnData, key: str) -> None:
     if missing:
         raise ValueError(f"into has tracks the model did not predict: {missing[:5]}; pass tracks= to compute them")
     into.layers[key] = result[:, into.var_names].X.copy()
+    into.obs["n_fraction"] = result.obs["n_fraction"].to_numpy()
     into.uns.setdefault("bazenji", {})[key] = result.uns["bazenji"]

@@ -167,6 +167,8 @@ def variant_effect(
         A REF that matches neither the genome nor (by the official swap) an ALT: ``"score"`` forces REF into
         the reference window in place of the genome's bases and scores it, ``"nan"`` keeps the row with NaN
         scores (the official scorer drops it), ``"raise"`` fails. Either way ``ref_match`` is False.
+        ``"raise"`` also fails on a REF the genome does not hold where it holds an ALT (which ``"score"`` and
+        ``"nan"`` swap in, as the official scorer does): with it, every REF must match the genome.
     out_dtype
         ``"float32"``, or ``"float16"`` to halve memory and disk for millions of variants; ``REF``, ``ALT`` and
         ``D2`` stay float32 (their sums outgrow float16's range of 65,504).
@@ -225,9 +227,11 @@ def variant_effect(
     seq_length = model.config.seq_length
 
     table = _variant_table(variants, max_indel)
-    genome.check_chroms(sorted(set(table["chrom"])))
+    genome.check_chroms(sorted(set(table["chrom"])), what="the variants", column="variants['chrom']")
     site_of_row, sites = _sites(table)
     status, genome_ref, replace = check_sites(genome, sites)
+    if on_mismatch == "raise" and (status == 1).any():
+        _raise_swapped(table, site_of_row, status, genome_ref)
     mismatched = status == 2
     if mismatched.any():
         names = table["id"].to_numpy()[mismatched[site_of_row]].tolist()
@@ -340,6 +344,19 @@ def variant_effect(
                     "windows_per_s": timing["windows"] / predict_s if timing["windows"] and predict_s else None},
     }  # fmt: skip
     return scores.result(obs, var, h5ad_safe(provenance), computed=bool(todo))
+
+
+def _raise_swapped(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> None:
+    """on_mismatch='raise' refuses a REF the genome does not hold even when the genome holds an ALT."""
+    rows = np.flatnonzero(status[site_of_row] == 1)
+    shown = ", ".join(
+        f"{table['id'].iloc[r]} (REF {table['ref'].iloc[r]!r}, genome {genome_ref[site_of_row[r]]!r})" for r in rows[:5]
+    )
+    raise ValueError(
+        f"{len(rows)} variant(s) whose REF disagrees with the genome, which holds one of their ALTs instead: {shown}"
+        f"{', ...' if len(rows) > 5 else ''}; expected REF to match the genome (on_mismatch='raise'). Pass "
+        "on_mismatch='score' to swap REF in as the official scorer does"
+    )
 
 
 def _obs(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> pd.DataFrame:
