@@ -164,6 +164,23 @@ def test_in_memory_index_when_folder_not_writable(tmp_path, fasta, seqs, monkeyp
     assert genome.fetch("chr2", 10, 30) == seqs["chr2"][10:30]
 
 
+def test_bgzip_indexes_in_a_temporary_folder_when_folder_not_writable(tmp_path, fasta, seqs, monkeypatch, caplog):
+    path = tmp_path / "g.fa.gz"
+    write_bgzf(path, fasta.read_bytes())
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)  # what a read-only folder does to the atomic index writes
+    with caplog.at_level("WARNING", logger="bazenji"):
+        genome = Genome(path)
+    assert not Path(str(path) + ".fai").exists() and not Path(str(path) + ".gzi").exists()
+    assert "kept in" in caplog.text and "for this session" in caplog.text
+    for chrom, start, end in WINDOWS:
+        assert genome.fetch(chrom, start, end) == ref_fetch(seqs, chrom, start, end)
+    assert pickle.loads(pickle.dumps(genome)).fetch("chr2", 5, 40) == seqs["chr2"][5:40]
+
+
 def test_stale_index_is_rebuilt(tmp_path, seqs):
     path = tmp_path / "g.fa"
     path.write_text(fasta_text(seqs, {"chr1": 60, "chr2": 7, "chrM": 3}))

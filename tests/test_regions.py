@@ -109,7 +109,7 @@ def test_missing_chromosomes_and_boolean_coordinates_are_refused():
         ("chr1\t1\t5\nchr1\tabc\t9\n", r"Start is not an integer on lines 2 \(e.g. 'abc'\)"),
         ("#h\nchr1\t1\t5\nchr1\t9\t9\nchr1\t20\t10\n", "Start > End on lines 4; expected Start < End"),
         ("chr1\t-5\t5\n", "negative Start on lines 1"),
-        ("chr1\t1\n", "line 1: 2 fields, expected 3 to 12"),
+        ("chr1\t1\n", "line 1: 2 fields, expected at least 3 for bed"),
         ("chr1\t1\t5\tn\t0\tx\n", r"Strand must be '\+', '-' or '.', got 'x' on lines 1"),
         ("track x\n# nothing\n", "no regions in"),
     ],

@@ -82,13 +82,11 @@ def read_bed(path: str, fmt: str | None) -> tuple[pd.DataFrame, np.ndarray, str]
             fmt, reason = detect_format(frame)
         logger.info("%s: read as %s (%d columns; %s)", path, fmt, frame.shape[1], reason)
     columns, n = FORMATS[fmt], frame.shape[1]
-    if not MIN_FIELDS[fmt] <= n <= len(columns):
-        low = MIN_FIELDS[fmt]
-        expected = f"{low}" if low == len(columns) else f"{low} to {len(columns)}"
-        raise ValueError(
-            f"{path}, line {numbers[0]}: {n} fields, expected {expected} for {fmt}: {_show(rows[0])}"
-        )
-    frame.columns = columns[:n]
+    low, high = MIN_FIELDS[fmt], None if fmt == "bed" else len(columns)
+    if n < low or (high is not None and n > high):
+        expected = f"at least {low}" if high is None else f"{low}" if low == high else f"{low} to {high}"
+        raise ValueError(f"{path}, line {numbers[0]}: {n} fields, expected {expected} for {fmt}: {_show(rows[0])}")
+    frame.columns = bed_column_names(frame, path) if fmt == "bed" else columns[:n]
     return frame, lines, fmt
 
 
@@ -189,6 +187,39 @@ def detect_format(frame: pd.DataFrame) -> tuple[str, str]:
             return "bed", "columns 7-8 are thick starts and ends, column 9 an itemRgb"
         return "broadpeak", "columns 7-9 are numbers, not thick starts, ends and an itemRgb"
     return "bed", f"{n} columns"
+
+
+# What each BED column from the seventh holds, to tell BED's own columns from a "BED6+n" file's extra ones
+_RGB = r"\.|\d{1,3}(,\d{1,3},\d{1,3},?)?"
+_LIST = r"(-?\d+,)*-?\d+,?"
+_BED_CONTENT = {6: "int", 7: "int", 8: _RGB, 9: "int", 10: _LIST, 11: _LIST}
+
+
+def bed_column_names(frame: pd.DataFrame, path: str) -> list[str]:
+    """BED names for the columns that hold what BED puts there; ``column_<k>`` from the first that does not.
+
+    A BED6+1 file's free-text seventh column is not a thickStart: naming it so would mislabel it. Columns past
+    the twelfth are extras too.
+    """
+    n = frame.shape[1]
+    first_extra = min(n, len(BED_COLUMNS))
+    for k in range(6, first_extra):
+        if not _holds(frame[k], _BED_CONTENT[k]):
+            first_extra = k
+            break
+    if first_extra < n:
+        logger.info("%s: columns %d to %d are not BED's own: named column_%d ...", path, first_extra + 1, n,
+                    first_extra + 1)  # fmt: skip
+    return BED_COLUMNS[:first_extra] + [f"column_{k + 1}" for k in range(first_extra, n)]
+
+
+def _holds(values: pd.Series, content: str) -> bool:
+    if pd.api.types.is_integer_dtype(values):
+        return True
+    if content == "int":
+        numbers = pd.to_numeric(values, errors="coerce")
+        return bool(numbers.notna().all() and (numbers % 1 == 0).all())
+    return bool(values.astype(str).str.fullmatch(content).all())
 
 
 def _show(line: bytes) -> str:

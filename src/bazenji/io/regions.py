@@ -255,16 +255,15 @@ def _check_bounds(df, lines, names, what: str, genome: Genome, *, outside: str):
     beyond = np.flatnonzero(start >= sizes)
     n_dropped = 0
     if len(beyond):
-        summary = f"{len(beyond)} of {len(df)} regions lie wholly outside their chromosome on " + _describe_rows(
-            beyond, lines
-        ) + f" (e.g. {example(beyond[0])})"
-        if outside != "drop":
+        where = f"on {_describe_rows(beyond, lines)} (e.g. {example(beyond[0])})"
+        if outside != "drop" or len(beyond) == len(df):
+            hint = " (pass outside='drop' to drop them)" if len(beyond) < len(df) else ""
             raise ValueError(
-                f"{what}: {summary}; expected regions of this genome build (pass outside='drop' to drop them)"
+                f"{what}: {len(beyond)} of {len(df)} regions lie wholly outside their chromosome {where}; expected "
+                f"regions of this genome build{hint}"
             )
-        logger.warning("%s: dropped %s (outside='drop')", what, summary)
-        if len(beyond) == len(df):
-            raise ValueError(f"{what}: no regions left: {summary}; is the genome the build the regions are from?")
+        logger.warning("%s: dropped %d of %d regions, wholly outside their chromosome %s (outside='drop')", what,
+                       len(beyond), len(df), where)  # fmt: skip
         df, lines, names = _keep(df, lines, names, start < sizes)
         sizes, start, end = sizes[start < sizes], start[start < sizes], end[start < sizes]
         n_dropped = len(beyond)
