@@ -95,3 +95,12 @@ print(torch.get_num_threads(), logging.getLogger("bazenji").level)
     done = fresh_python("-c", code, BAZENJI_THREADS="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1", str(logging.WARNING)]
+
+
+@pytest.mark.parametrize("argv", [["export", "--help"], ["export", "--format", "tdf"]], ids=" ".join)
+def test_export_help_and_argument_errors_import_no_heavy_library(argv):
+    done = fresh_python("-c", PROBE, json.dumps(argv), json.dumps(HEAVY))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["heavy"] == [], f"bazenji {' '.join(argv)} imported {report['heavy']}"
+    assert report["code"] == (2 if "tdf" in argv else 0)

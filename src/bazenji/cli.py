@@ -1,4 +1,4 @@
-"""The ``bazenji`` command: ``predict``, ``sad``, ``demo``."""
+"""The ``bazenji`` command: ``predict``, ``sad``, ``export``, ``demo``."""
 
 from __future__ import annotations
 
@@ -119,6 +119,30 @@ def build_parser() -> argparse.ArgumentParser:
     sad.add_argument("--overwrite", action="store_true",
                      help="replace an existing output or --store (a .zarr output is otherwise resumed)")  # fmt: skip
     _common(sad)
+
+    export = commands.add_parser(
+        "export",
+        help="write a store's kept profiles as one bigWig (or bedGraph) per track, with an IGV session",
+        description="Profiles kept by `bazenji predict --keep-profiles --store STORE` as one file per track in genomic "
+        "coordinates (128 bp bins; overlapping windows merged base by base, each base from the window whose centre "
+        "is nearest), chromosome sizes from the genome, plus tracks.tsv and igv_session.xml (and a UCSC hub.txt "
+        "with --ucsc-genome).",
+    )
+    export.add_argument("store", help="window store with profiles, or a predictions .h5ad with obsm['bz_profile']")
+    export.add_argument("-o", "--outdir", required=True, help="output folder (created when missing)")
+    export.add_argument("--tracks", help="assay (CAGE), pandas query, identifiers or positions (comma-separated)")
+    export.add_argument("--format", choices=["bigwig", "bedgraph"], default="bigwig",
+                        help="one .bw or one text .bedGraph per track (default: %(default)s)")  # fmt: skip
+    export.add_argument(
+        "--genome", help="FASTA (its .fai) for chromosome sizes (default: the genome the store records)"
+    )
+    export.add_argument("--targets", help="track table (targets.tsv) whose descriptions label the tracks")
+    export.add_argument("--model", help="or the model whose track table labels the tracks (demo, a weights file)")
+    export.add_argument("--ucsc-genome", help="UCSC assembly (hg38): also write a single-file track hub, hub.txt")
+    export.add_argument("--no-session", action="store_true", help="no igv_session.xml")
+    export.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    export.add_argument("--threads", type=int, default=None, help="CPU threads")
+    export.add_argument("--quiet", action="store_true", help="no progress bars")
 
     demo = commands.add_parser(
         "demo",
@@ -275,6 +299,36 @@ def run_sad(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    """``bazenji export``."""
+    import bazenji as bz
+
+    if args.targets and args.model:
+        raise ValueError("--targets and --model both name a track table; expected one of them")
+    source = args.store
+    if str(source).endswith(".h5ad"):
+        import anndata as ad
+
+        source = ad.read_h5ad(source)
+    targets = args.targets or (bz.models.load(args.model) if args.model else None)
+    manifest = bz.io.write_bigwig(
+        source, args.outdir, tracks=_tracks(args.tracks), genome=args.genome, targets=targets, format=args.format,
+        session=not args.no_session, ucsc_genome=args.ucsc_genome, overwrite=args.overwrite,
+    )  # fmt: skip
+    outdir = Path(args.outdir)
+    shown = ", ".join(manifest.index[:5]) + (", ..." if len(manifest) > 5 else "")
+    lines = [
+        f"exported  {len(manifest):,} {args.format} files ({shown}) to {outdir}",
+        f"manifest  {outdir / 'tracks.tsv'}",
+    ]
+    if not args.no_session:
+        lines.append(f"session   {outdir / 'igv_session.xml'}")
+    if args.ucsc_genome:
+        lines.append(f"hub       {outdir / 'hub.txt'}")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``bazenji`` command line; returns the exit status."""
     parser = build_parser()
@@ -288,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_predict(args)
         if args.command == "sad":
             return run_sad(args)
+        if args.command == "export":
+            return run_export(args)
         from .datasets._demo_job import run_demo
 
         return run_demo(outdir=args.outdir, device=args.device, dtype=args.dtype, batch_size=args.batch_size)

@@ -2,6 +2,7 @@
 
 from . import bigwig
 from .bigwig import BigWigTracks, check_chromosomes, read_binned, read_window_targets
+from .export import write_bedgraph, write_bigwig, write_igv_session, write_trackhub
 from .genome import Genome
 from .regions import read_regions
 from .targets import default_targets, read_targets, select_tracks
@@ -19,4 +20,8 @@ __all__ = [
     "read_targets",
     "read_vcf",
     "select_tracks",
+    "write_bedgraph",
+    "write_bigwig",
+    "write_igv_session",
+    "write_trackhub",
 ]

@@ -209,3 +209,103 @@ def _create(
     for node in (group, group["results"], group[f"results/{key}"]):
         node.attrs.update(DICT)
     group[f"results/{key}/done"].attrs.update(ARRAY)
+
+
+def variant_profiles(
+    variants,
+    model=None,
+    genome=None,
+    *,
+    tracks=None,
+    rc: bool = False,
+    shifts=(0,),
+    n_value: float = 0.25,
+    max_indel: int = 50,
+    device: str | None = None,
+    dtype: str = "float32",
+    batch_size: int | None = None,
+):
+    """ALT - REF predicted profiles of a few variants (a locus), laid out as a window store for export.
+
+    Each variant's windows are cut exactly as :func:`bazenji.tl.variant_effect` cuts them (the official placement,
+    indel fitting, reference swap), so a profile summed over bins is the variant's SAD. The profile is placed on
+    the genome at the reference window: bin ``j`` covers ``start + (crop_bins + j) * bin_size``, where ``start``
+    is the reference window's first base (shifted right by ``extra // 2`` for a deletion, whose site reads
+    ``extra`` more bases). For an indel the ALT bins are compared with the REF bins position by position, as SAD
+    does, although the ALT window's sequence is shifted by up to half the indel's length.
+
+    Parameters
+    ----------
+    variants, model, genome, tracks, rc, shifts, n_value, max_indel, device, dtype, batch_size
+        As for :func:`bazenji.tl.variant_effect`. A REF matching neither the genome nor an ALT is refused.
+
+    Returns
+    -------
+    :class:`xarray.Dataset` with ``profile`` (window, bin, profile_track) float32, ALT - REF, one window per
+    variant row; ``ref_profile`` and ``alt_profile`` the two alleles' profiles; ``chrom``, ``start``, ``end`` and
+    ``variant`` (the row's ``id``) per window; ``identifier`` and ``description`` per track; and the store's
+    geometry attributes (``seq_length``, ``bin_size``, ``crop_bins``, ``n_bins``, ``genome_path``,
+    ``genome_fingerprint``). :func:`bazenji.io.write_bigwig` writes it like a store (nearby variants' windows
+    merge by the nearest-centre rule: each base shows the effect of the variant nearest to it).
+    """
+    import torch
+    import xarray as xr
+
+    from .._settings import settings
+    from ..io import select_tracks
+    from ._alleles import check_sites, encode_texts, predict_windows, site_texts
+    from ._common import resolve_genome, resolve_model, track_table
+    from ._ensemble import resolve_placement, strand_pair_permutation
+    from ._variants import _sites, _variant_table
+
+    model = resolve_model(model)
+    genome = resolve_genome(genome, model)
+    _, device, compute_dtype = resolve_placement(False, device, dtype)
+    batch_size = settings.resolve_batch_size(batch_size)
+    config = model.config
+    table = _variant_table(variants, max_indel)
+    genome.check_chroms(sorted(set(table["chrom"])), what="the variants", column="variants['chrom']")
+    site_of_row, sites = _sites(table)
+    status, genome_ref, replace = check_sites(genome, sites)
+    if (status == 2).any():
+        bad = table["id"].to_numpy()[(status == 2)[site_of_row]].tolist()
+        raise ValueError(f"{len(bad)} variant(s) whose REF matches neither the genome nor an ALT ({bad[:5]}); "
+                         "expected REF as in the genome")  # fmt: skip
+    var = track_table(model)
+    track_index = select_tracks(var, tracks)
+    var = var.iloc[track_index]
+    head = track_index if len(track_index) < config.n_tracks else None
+    pairs = strand_pair_permutation(model.targets, track_index) if rc else None
+    left = config.seq_length // 2 - 1
+    texts, starts = [], []
+    for row, site in enumerate(site_of_row.tolist()):
+        chrom, pos, ref, extra = sites.loc[site, ["chrom", "pos", "ref", "extra"]]
+        ref_text, (alt_text,) = site_texts(genome, chrom, int(pos), ref, [table["alt"].iloc[row]], config.seq_length,
+                                           replace=replace[site], extra=int(extra))  # fmt: skip
+        texts += [ref_text, alt_text]
+        starts.append(int(pos) - 1 - left + int(extra) // 2)  # fit_length trims extra // 2 bases at the front
+    model = model.to(device).eval()
+    out = []
+    for lo in range(0, len(texts), 2 * max(1, batch_size // 2)):
+        x = torch.from_numpy(encode_texts(texts[lo : lo + 2 * max(1, batch_size // 2)], float(n_value))).to(device)
+        y = predict_windows(model, x, tracks=head, rc=rc, shifts=list(shifts), dtype=compute_dtype,
+                            strand_pairs=pairs, n_value=float(n_value))  # fmt: skip
+        out.append(y.float().cpu().numpy())
+    both = np.concatenate(out).reshape(len(table), 2, config.n_bins, len(track_index)) if out else np.zeros(
+        (0, 2, config.n_bins, len(track_index)), np.float32)  # fmt: skip
+    dims = ("window", "bin", "profile_track")
+    starts = np.asarray(starts, np.int64)
+    return xr.Dataset(
+        {"profile": (dims, both[:, 1] - both[:, 0]), "ref_profile": (dims, both[:, 0]),
+         "alt_profile": (dims, both[:, 1]), "chrom": ("window", table["chrom"].astype(str).to_numpy()),
+         "start": ("window", starts), "end": ("window", starts + config.seq_length),
+         "variant": ("window", table["id"].astype(str).to_numpy()),
+         "identifier": ("profile_track", var["identifier"].astype(str).to_numpy() if "identifier" in var
+                        else var.index.astype(str).to_numpy()),
+         "description": ("profile_track", var["description"].fillna("").astype(str).to_numpy() if "description" in var
+                         else var.index.astype(str).to_numpy())},
+        coords={"profile_track": var.index.astype(str).to_numpy()},
+        attrs={"kind": "variant_profiles", "seq_length": config.seq_length, "bin_size": config.bin_size,
+               "crop_bins": config.crop_bins, "n_bins": config.n_bins, "genome_path": genome.path or "",
+               "genome_fingerprint": genome.fingerprint},
+    )  # fmt: skip
