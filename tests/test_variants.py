@@ -206,8 +206,12 @@ def test_reference_mismatch_swap_and_flags(model, genome, chrom):
         nan = bz.tl.variant_effect(variants, model, genome, on_mismatch="nan")
     assert np.isnan(nan.X[2]).all() and not np.isnan(nan.X[[0, 1, 3, 4]]).any()
     assert nan.uns["bazenji"]["timings"]["windows"] == 7  # sites (p, here), (p, other), (q, there); none for q's
-    with pytest.raises(ValueError, match="neither"):
+    # raise refuses both: the REF that matches nothing, and the swapped one the other modes score
+    with pytest.raises(ValueError, match=r"1 match neither the genome nor an ALT: neither .*; 1 differ from the "
+                       rf"genome, which holds an ALT: swapped \(REF '{other}', genome '{here}'\)"):  # fmt: skip
         bz.tl.variant_effect(variants, model, genome, on_mismatch="raise")
+    with pytest.raises(ValueError, match="1 differ from the genome, which holds an ALT: swapped"):
+        bz.tl.variant_effect(variants.iloc[:2], model, genome, on_mismatch="raise")
 
 
 def test_symbolic_and_breakend_alleles_skipped_and_counted(model, genome, chrom, tmp_path):

@@ -230,8 +230,8 @@ def variant_effect(
     genome.check_chroms(sorted(set(table["chrom"])), what="the variants", column="variants['chrom']")
     site_of_row, sites = _sites(table)
     status, genome_ref, replace = check_sites(genome, sites)
-    if on_mismatch == "raise" and (status == 1).any():
-        _raise_swapped(table, site_of_row, status, genome_ref)
+    if on_mismatch == "raise" and (status > 0).any():
+        _raise_mismatch(table, site_of_row, status, genome_ref)
     mismatched = status == 2
     if mismatched.any():
         names = table["id"].to_numpy()[mismatched[site_of_row]].tolist()
@@ -239,8 +239,6 @@ def variant_effect(
             f"{len(names)} variant(s) whose REF matches neither the genome nor an ALT ({', '.join(names[:5])}"
             f"{', ...' if len(names) > 5 else ''})"
         )
-        if on_mismatch == "raise":
-            raise ValueError(f"{message}; pass on_mismatch='score' or 'nan' to keep them")
         warnings.warn(
             f"{message}: {'scored with REF forced into the reference window' if on_mismatch == 'score' else 'NaN'}"
             "; ref_match is False for them",
@@ -346,16 +344,18 @@ def variant_effect(
     return scores.result(obs, var, h5ad_safe(provenance), computed=bool(todo))
 
 
-def _raise_swapped(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> None:
-    """on_mismatch='raise' refuses a REF the genome does not hold even when the genome holds an ALT."""
-    rows = np.flatnonzero(status[site_of_row] == 1)
-    shown = ", ".join(
-        f"{table['id'].iloc[r]} (REF {table['ref'].iloc[r]!r}, genome {genome_ref[site_of_row[r]]!r})" for r in rows[:5]
-    )
+def _raise_mismatch(table: pd.DataFrame, site_of_row: np.ndarray, status: np.ndarray, genome_ref: list[str]) -> None:
+    """on_mismatch='raise': every REF the genome does not hold is refused, also where the genome holds an ALT."""
+    parts = []
+    for code, what in ((2, "match neither the genome nor an ALT"), (1, "differ from the genome, which holds an ALT")):
+        rows = np.flatnonzero(status[site_of_row] == code)
+        if len(rows):
+            shown = ", ".join(f"{table['id'].iloc[r]} (REF {table['ref'].iloc[r]!r}, genome "
+                              f"{genome_ref[site_of_row[r]]!r})" for r in rows[:5])  # fmt: skip
+            parts.append(f"{len(rows)} {what}: {shown}{', ...' if len(rows) > 5 else ''}")
     raise ValueError(
-        f"{len(rows)} variant(s) whose REF disagrees with the genome, which holds one of their ALTs instead: {shown}"
-        f"{', ...' if len(rows) > 5 else ''}; expected REF to match the genome (on_mismatch='raise'). Pass "
-        "on_mismatch='score' to swap REF in as the official scorer does"
+        f"variant(s) whose REF disagrees with the genome ({'; '.join(parts)}); expected every REF to match the genome "
+        "(on_mismatch='raise'). Pass on_mismatch='score' (the official swap where the genome holds an ALT) or 'nan'"
     )
 
 
