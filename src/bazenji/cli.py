@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "all in memory; rerun to resume (default: sad.h5ad)")  # fmt: skip
     sad.add_argument("--overwrite", action="store_true",
                      help="replace an existing output or --store (a .zarr output is otherwise resumed)")  # fmt: skip
+    sad.add_argument("--vcf-out", help="also write the scores as a VCF (.vcf, .vcf.gz with a tabix index, or .bcf): "
+                     "one INFO field per statistic and track, one value per ALT (Number=A)")  # fmt: skip
+    sad.add_argument("--table-out", help="also write a tidy table, one row per variant and track (.tsv, .tsv.gz, or "
+                     ".parquet with pyarrow)")  # fmt: skip
     _common(sad)
 
     export = commands.add_parser(
@@ -175,6 +179,30 @@ def _check_output(output: Path, overwrite: bool) -> None:
         raise FileNotFoundError(f"output folder {folder} does not exist; expected an existing folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"output folder {folder} is not writable")
+
+
+VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")
+TABLE_SUFFIXES = (".tsv", ".tsv.gz", ".parquet")
+
+
+def _check_extra(path: str | None, suffixes: tuple[str, ...], option: str, overwrite: bool) -> None:
+    """Refuse an extra output (--vcf-out, --table-out) that cannot be written, before any scoring."""
+    if path is None:
+        return
+    if not path.endswith(suffixes):
+        raise ValueError(f"{option} {path}: expected a path ending in one of {list(suffixes)}")
+    if path.endswith(".parquet"):
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError(f"{option} {path}: parquet needs pyarrow (pip install pyarrow); a .tsv path needs nothing")
+    output = Path(path)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    if not output.resolve().parent.is_dir():
+        raise FileNotFoundError(
+            f"{option} folder {output.resolve().parent} does not exist; expected an existing folder"
+        )
 
 
 def run_predict(args) -> int:
@@ -272,6 +300,8 @@ def run_sad(args) -> int:
     streamed = output.suffix == ".zarr" and (args.store is None or Path(args.store).resolve() == output.resolve())
     _check_output(output, args.overwrite or streamed)  # an existing .zarr output is resumed (or refused) below
     store = output if streamed else args.store
+    _check_extra(args.vcf_out, VCF_SUFFIXES, "--vcf-out", args.overwrite)
+    _check_extra(args.table_out, TABLE_SUFFIXES, "--table-out", args.overwrite)
     model = bz.models.load(args.model, targets=args.targets)
     stats = [s.strip() for s in args.stats.split(",") if s.strip()]
     tic = time.perf_counter()
@@ -285,6 +315,13 @@ def run_sad(args) -> int:
     seconds = time.perf_counter() - tic
     if not streamed:
         _write(adata, output)
+    extra = []
+    if args.vcf_out:
+        fields = bz.io.write_vcf(adata, args.vcf_out, genome=args.genome)
+        extra.append(f"vcf       {args.vcf_out} ({len(fields):,} INFO fields: statistic x track)")
+    if args.table_out:
+        bz.io.write_variant_table(adata, args.table_out)
+        extra.append(f"table     {args.table_out} ({adata.n_obs * adata.n_vars:,} rows: variant x track)")
     info = adata.uns["bazenji"]
     skipped = sum(info.get("skipped", {}).values())
     print(
@@ -294,7 +331,9 @@ def run_sad(args) -> int:
         f"tracks    {adata.n_vars:,}; stats {', '.join(info['stats'])}\n"
         f"ensemble  rc={info['ensemble']['rc']} shifts={info['ensemble']['shifts']}\n"
         f"speed     {adata.n_obs / seconds:.2f} variants/s on {info['device']} ({info['dtype']}), {seconds:.1f} s\n"
-        f"written   {output}" + (f"\nstore     {store}" if store is not None and not streamed else "")
+        f"written   {output}"
+        + (f"\nstore     {store}" if store is not None and not streamed else "")
+        + "".join(f"\n{line}" for line in extra)
     )
     return 0
 

@@ -6,6 +6,7 @@ from .export import write_bedgraph, write_bigwig, write_igv_session, write_track
 from .genome import Genome
 from .regions import read_regions
 from .targets import default_targets, read_targets, select_tracks
+from .variant_export import write_variant_table, write_vcf
 from .vcf import read_vcf
 
 __all__ = [
@@ -24,4 +25,6 @@ __all__ = [
     "write_bigwig",
     "write_igv_session",
     "write_trackhub",
+    "write_variant_table",
+    "write_vcf",
 ]
