@@ -1,12 +1,16 @@
 """Time and peak memory of ``bz.tl.score_cells`` on synthetic scATAC-sized inputs, each size in a fresh process.
 
     python benchmarks/bench_score_cells.py [--sizes 10000x50000x512 100000x200000x64] [--density 0.02]
+                                           [--kernel 20000x200000]
 
 For each ``cells x peaks x tracks`` size a subprocess builds a sparse CSR count matrix of the given density
 (float32 data, int32 indices, as scanpy keeps scATAC counts), peaks x tracks float32 predictions in ``varm``
 and peak GC in ``var``, then runs ``score_cells`` and reports its wall time and the process's peak resident
 memory (``ru_maxrss``), with the inputs' own size beside it so the method's overhead is visible. Prints a
 markdown table for benchmarks/RESULTS.md.
+
+``--kernel CELLSxPEAKS`` first times the product ``X @ w`` alone, side by side in one process: the row loop
+(one column block as wide as all peaks) against the default cache-sized column blocks, at 64 and 512 tracks.
 """
 
 from __future__ import annotations
@@ -46,15 +50,54 @@ print(json.dumps({"seconds": seconds, "nnz": int(counts.nnz), "inputs_gib": inpu
                   "peak_before_gib": before / 2**20, "peak_gib": peak / 2**20}))
 """
 
+KERNEL = """
+import json, sys, time
+import numpy as np, scipy.sparse as sp
+from bazenji.tl._score_cells import sparse_times_dense
+cells, peaks, density = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+rng = np.random.default_rng(0)
+k = max(1, int(peaks * density))
+indices = np.sort(rng.integers(0, peaks, (cells, k), dtype=np.int32), axis=1).ravel()
+counts = sp.csr_matrix((np.ones(len(indices), np.float32), indices, np.arange(cells + 1) * k), shape=(cells, peaks))
+counts.sum_duplicates()
+for tracks in (64, 512):
+    w = rng.standard_normal((peaks, tracks)).astype(np.float32)
+    sparse_times_dense(counts[:10], w)  # compile outside the timing
+    times = {}
+    for name, block in (("rows", peaks), ("blocked", None)):
+        tic = time.perf_counter()
+        out = sparse_times_dense(counts, w, block=block)
+        times[name] = time.perf_counter() - tic
+        times[name + "_sum"] = float(out.sum(dtype=np.float64))
+    print(json.dumps({"tracks": tracks, "nnz": int(counts.nnz), **times}), flush=True)
+"""
+
+
+def kernel_table(size: str, density: float) -> None:
+    cells, peaks = (int(v) for v in size.split("x"))
+    out = subprocess.run([sys.executable, "-c", KERNEL, str(cells), str(peaks), str(density)],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    print(f"| X @ w, {cells:,} x {peaks:,} | tracks | row loop (s) | column blocks (s) | speed-up | same sums |")
+    print("|---|---|---|---|---|---|")
+    for line in out.stdout.strip().splitlines():
+        r = json.loads(line)
+        same = abs(r["rows_sum"] - r["blocked_sum"]) <= 1e-6 * abs(r["rows_sum"])
+        print(f"| {r['nnz']:,} non-zeros | {r['tracks']} | {r['rows']:.2f} | {r['blocked']:.2f} | "
+              f"{r['rows'] / r['blocked']:.1f}x | {same} |", flush=True)  # fmt: skip
+    print()
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["10000x50000x512", "100000x200000x64"])
     parser.add_argument("--density", type=float, default=0.02)
+    parser.add_argument("--kernel", default=None, help="CELLSxPEAKS: time X @ w by row loop and by column blocks")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"# score_cells, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, load {load[0]:.2f}, density {args.density}")  # fmt: skip
+    if args.kernel:
+        kernel_table(args.kernel, args.density)
     print("| cells x peaks x tracks | non-zeros | time (s) | ns per non-zero x track | inputs (GiB) | "
           "scores (GiB) | peak RSS (GiB) | peak RSS before the call |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")

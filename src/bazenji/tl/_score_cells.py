@@ -155,26 +155,39 @@ def score_cells(
     return adata if copy else None
 
 
-def sparse_times_dense(matrix: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
-    """``matrix @ dense`` for a CSR matrix and a C-ordered float32 array, in parallel over rows (numba).
+def sparse_times_dense(matrix: sp.csr_matrix, dense: np.ndarray, *, block: int | None = None) -> np.ndarray:
+    """``matrix @ dense`` for a CSR matrix and a float32 array, in parallel over rows (numba), blocked over columns.
 
-    scipy's product runs on one thread; here each cell's row adds whole rows of ``dense``, contiguous in memory.
+    scipy's product runs on one thread, and a plain row loop fetches a random row of ``dense`` from memory for every
+    non-zero. Here the columns (peaks) go in blocks whose rows of ``dense`` fit in cache, and every cell adds its
+    non-zeros of one block before the next: 3-7x faster at scATAC sizes (benchmarks/bench_score_cells.py).
+    ``block`` is the number of columns per block; by default about 8 MiB of ``dense`` rows.
     """
+    if not matrix.has_sorted_indices:  # the column cursors need sorted rows; sort a copy, never the user's matrix
+        matrix = matrix.copy()
+        matrix.sort_indices()
+    dense = np.ascontiguousarray(dense, dtype=np.float32)
+    if block is None:
+        block = int(np.clip(2**21 // max(dense.shape[1], 1), 2048, 16384))
     out = np.zeros((matrix.shape[0], dense.shape[1]), dtype=np.float32)
     with parallel_threads():
-        _sparse_times_dense(matrix.indptr, matrix.indices, matrix.data.astype(np.float32, copy=False),
-                            np.ascontiguousarray(dense, dtype=np.float32), out)  # fmt: skip
+        _sparse_times_dense(matrix.indptr, matrix.indices, matrix.data.astype(np.float32, copy=False), dense, out,
+                            max(int(block), 1))  # fmt: skip
     return out
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _sparse_times_dense(indptr, indices, data, dense, out):
-    for row in prange(out.shape[0]):
-        target = out[row]
-        for j in range(indptr[row], indptr[row + 1]):
-            value, source = data[j], dense[indices[j]]
-            for t in range(dense.shape[1]):
-                target[t] += value * source[t]
+def _sparse_times_dense(indptr, indices, data, dense, out, block):
+    cursor = indptr[:-1].copy()  # each row's first non-zero not yet added
+    for stop in range(block, dense.shape[0] + block, block):
+        for row in prange(out.shape[0]):
+            target, j, end = out[row], cursor[row], indptr[row + 1]
+            while j < end and indices[j] < stop:
+                value, source = data[j], dense[indices[j]]
+                for t in range(dense.shape[1]):
+                    target[t] += value * source[t]
+                j += 1
+            cursor[row] = j
 
 
 def _strata(share: np.ndarray, gc: np.ndarray | None, gc_bins: int, accessibility_bins: int) -> np.ndarray:
