@@ -169,7 +169,8 @@ def test_score_cells_bad_input_and_empty_cells(caplog):
 # --- annotate_cells ------------------------------------------------------------------------------------------------
 
 
-def test_annotate_cells_ranks_biosamples_per_group():
+def two_scored_groups():
+    """60 cells: group x scores high on the HepG2 tracks, group y on the K562 track."""
     rng = np.random.default_rng(5)
     tracks = pd.DataFrame({"biosample": ["HepG2", "HepG2", "K562", "GM12878"]}, index=list("abcd"))
     scores = rng.normal(0, 1, (60, 4))
@@ -181,6 +182,11 @@ def test_annotate_cells_ranks_biosamples_per_group():
     )
     adata.obsm["bz_scores"] = scores.astype(np.float32)
     adata.uns["bz_scores"] = {"tracks": tracks, "params": {}}
+    return adata, scores
+
+
+def test_annotate_cells_ranks_biosamples_per_group():
+    adata, scores = two_scored_groups()
     table = bz.tl.annotate_cells(adata, "leiden")
     top = table[table["rank"] == 1].set_index("group")
     assert top.loc["x", "biosample"] == "HepG2" and top.loc["y", "biosample"] == "K562"
@@ -194,6 +200,38 @@ def test_annotate_cells_ranks_biosamples_per_group():
         bz.tl.annotate_cells(adata, "leiden", by="tissue")
     with pytest.raises(ValueError, match="groupby='cluster' is not a column"):
         bz.tl.annotate_cells(adata, "cluster")
+    adata.uns["bz_scores"]["tracks"] = pd.DataFrame(index=list("abcd"))  # a table without biosample
+    with pytest.raises(ValueError, match=r"by='biosample' is not a column.*read_targets derives it"):
+        bz.tl.annotate_cells(adata, "leiden")
+
+
+def test_cell_annotation_dotplot_shows_each_groups_top_biosamples():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    adata, _ = two_scored_groups()
+    adata.obs["leiden"] = pd.Categorical(adata.obs["leiden"], categories=["y", "x"])  # y first, as obs orders it
+    table = bz.tl.annotate_cells(adata, "leiden")
+    axes = bz.pl.cell_annotation(adata, n_top=1)
+    dot = axes["dotplot"]
+    assert [t.get_text() for t in dot.get_yticklabels()] == ["y", "x"]
+    assert [t.get_text() for t in dot.get_xticklabels()] == ["K562", "HepG2"]  # y's top first: a diagonal
+    assert dot.get_xlabel() == "biosample" and dot.get_ylabel() == "leiden"
+    filled = dot.collections[0]  # the significant dots, coloured by mean score
+    expected = table.set_index(["group", "biosample"])
+    cells = [("y", "K562"), ("y", "HepG2"), ("x", "K562"), ("x", "HepG2")]
+    significant = [c for c in cells if expected.loc[c, "pval_adj"] < 0.05]
+    np.testing.assert_allclose(filled.get_array(), [expected.loc[c, "mean_score"] for c in significant], rtol=1e-6)
+    assert len(filled.get_offsets()) + len(dot.collections[1].get_offsets()) == 4
+    assert len(dot.collections[2].get_offsets()) == 2  # one top-hit outline per group
+    assert axes["colorbar"].get_ylabel() == "mean score (z)"
+    chosen = bz.pl.cell_annotation(table, values=["GM12878"])["dotplot"]  # the table alone works too
+    assert [t.get_text() for t in chosen.get_xticklabels()] == ["GM12878"]
+    with pytest.raises(ValueError, match=r"values \['liver'\] are not in the annotation's 'biosample' column"):
+        bz.pl.cell_annotation(adata, values=["liver"])
+    with pytest.raises(KeyError, match="run bz.tl.annotate_cells"):
+        bz.pl.cell_annotation(adata, key="other")
+    matplotlib.pyplot.close("all")
 
 
 def test_scores_plot_on_the_umap():
@@ -213,14 +251,27 @@ def test_scores_plot_on_the_umap():
 
 
 @pytest.mark.parametrize("shape", [(7, 13, 5), (50, 200, 33), (3, 4, 0)])
-def test_sparse_times_dense_kernel_matches_scipy(shape):
+@pytest.mark.parametrize("block", [None, 1, 7, 200])
+def test_sparse_times_dense_kernel_matches_scipy(shape, block):
     from bazenji.tl._score_cells import sparse_times_dense
 
     rng = np.random.default_rng(7)
     cells, peaks, tracks = shape
     matrix = sp.random(cells, peaks, density=0.2, format="csr", random_state=7, dtype=np.float32)
     dense = rng.normal(size=(peaks, tracks)).astype(np.float32)
-    np.testing.assert_allclose(sparse_times_dense(matrix, dense), (matrix @ dense), rtol=1e-5, atol=1e-5)
+    expected = matrix @ dense
+    np.testing.assert_allclose(sparse_times_dense(matrix, dense, block=block), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_sparse_times_dense_sorts_a_copy_of_unsorted_rows():
+    from bazenji.tl._score_cells import sparse_times_dense
+
+    # row 0 holds columns 5 then 1, unsorted as a matrix built from raw arrays can be
+    matrix = sp.csr_matrix((np.array([2.0, 3.0], np.float32), np.array([5, 1]), np.array([0, 2, 2])), shape=(2, 6))
+    matrix.has_sorted_indices = False
+    dense = np.arange(12, dtype=np.float32).reshape(6, 2)
+    np.testing.assert_allclose(sparse_times_dense(matrix, dense, block=2), [[2 * 10 + 3 * 2, 2 * 11 + 3 * 3], [0, 0]])
+    assert list(matrix.indices) == [5, 1]
 
 
 def test_cli_predicts_a_cells_x_peaks_h5ad_into_itself(demo, tmp_path):

@@ -55,7 +55,10 @@ def annotate_cells(
         raise ValueError(f"groupby={groupby!r} is not a column of adata.obs (columns: {list(adata.obs.columns)})")
     tracks = pd.DataFrame(adata.uns[key]["tracks"])
     if by not in tracks.columns:
-        raise ValueError(f"by={by!r} is not a column of the track table; expected one of {list(tracks.columns)}")
+        hint = ""
+        if by in ("biosample", "assay", "target"):  # read_targets splits these out of "ASSAY:target:biosample"
+            hint = "; bz.io.read_targets derives it from descriptions like 'DNASE:K562' or 'CHIP:CTCF:K562'"
+        raise ValueError(f"by={by!r} is not a column of the track table; expected one of {list(tracks.columns)}{hint}")
     labels = adata.obs[groupby].astype(str).to_numpy()
     groups, sizes = np.unique(labels, return_counts=True)
     if (sizes < 2).any():
