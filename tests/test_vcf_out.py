@@ -185,6 +185,7 @@ def test_bgzipped_vcf_is_indexed_for_region_queries(scores, demo, tmp_path):
     bz.io.write_vcf(scores, tmp_path / "out.vcf.gz", genome=demo.fasta, tracks=[0])
     assert (tmp_path / "out.vcf.gz.tbi").is_file()
     with pysam.VariantFile(str(tmp_path / "out.vcf.gz")) as vcf:
+        assert [r.chrom for r in vcf][:2] == ["chr1", "chr1"]  # with a genome, chromosomes in the genome's order
         assert [r.id for r in vcf.fetch("chr1", 255_000, 285_000)] == ["rsD1", "rsD2", "ins", "del"]
         assert [r.id for r in vcf.fetch("chr2")] == ["rsA"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +63,13 @@ def _values(adata, stat: str, rows: np.ndarray, columns: np.ndarray) -> np.ndarr
     return np.asarray(array[rows][:, columns], dtype=np.float32)
 
 
-def vcf_records(obs: pd.DataFrame) -> np.ndarray:
+def vcf_records(obs: pd.DataFrame, chroms: list[str] | None = None) -> np.ndarray:
     """Per row of a ``variant_effect`` result, the VCF record it is written in (numbered in written order).
 
     Consecutive rows of one input record (same chrom, pos, REF and VCF ID, with increasing ``allele``) form one
     record, their ALTs in row order; rows of different input records at one position (a split multi-allelic site)
-    stay separate records. Records are numbered by chromosome (first appearance) then position, stably.
+    stay separate records. Records are numbered by chromosome (in ``chroms`` order, the genome's; by first
+    appearance without it) then position, stably.
     """
     keys = obs["chrom"].astype(str) + "\t" + obs["pos"].astype(str) + "\t" + obs["ref"].astype(str)
     if "vcf_id" in obs:
@@ -76,7 +78,8 @@ def vcf_records(obs: pd.DataFrame) -> np.ndarray:
     new = np.ones(len(obs), bool)
     new[1:] = (keys.to_numpy()[1:] != keys.to_numpy()[:-1]) | (allele[1:] <= allele[:-1])
     record = np.cumsum(new) - 1
-    chrom_rank = pd.factorize(obs["chrom"].astype(str))[0]
+    names = obs["chrom"].astype(str)
+    chrom_rank = pd.factorize(names)[0] if chroms is None else pd.Index(chroms).get_indexer(names)
     first = np.flatnonzero(new)
     order = np.lexsort((np.arange(len(first)), obs["pos"].to_numpy()[first], chrom_rank[first]))
     rank = np.empty(len(first), np.int64)
@@ -84,7 +87,18 @@ def vcf_records(obs: pd.DataFrame) -> np.ndarray:
     return rank[record]
 
 
-def _vcf_header(adata, fields: pd.DataFrame, genome, has_allele: bool):
+def _contig_sizes(genome, chroms: list[str]) -> dict[str, int | None]:
+    """``##contig`` lines: the genome's chromosomes with lengths, else the variants' own without."""
+    if genome is None:
+        return dict.fromkeys(chroms)
+    sizes = dict(genome) if isinstance(genome, Mapping) else Genome(genome).chrom_sizes
+    missing = [c for c in chroms if c not in sizes]
+    if missing:
+        raise ValueError(f"variants on {missing[:5]}, which the genome lacks; expected the genome they were scored on")
+    return sizes
+
+
+def _vcf_header(adata, fields: pd.DataFrame, contigs: dict[str, int | None], has_allele: bool):
     import pysam
 
     from .. import __version__
@@ -97,20 +111,8 @@ def _vcf_header(adata, fields: pd.DataFrame, genome, has_allele: bool):
     skipped = {k: int(v) for k, v in info.get("skipped", {}).items() if int(v)}
     if skipped:  # alleles read_vcf could not score are not in the result, so not in this file either
         header.add_meta("bazenji_skipped_alleles", ",".join(f"{k}:{v}" for k, v in skipped.items()))
-    chroms = list(dict.fromkeys(adata.obs["chrom"].astype(str)))
-    if genome is not None:
-        sizes = dict(genome) if isinstance(genome, dict) else (Genome(genome) if not isinstance(genome, Genome)
-                                                               else genome).chrom_sizes  # fmt: skip
-        missing = [c for c in chroms if c not in sizes]
-        if missing:
-            raise ValueError(
-                f"variants on {missing[:5]}, which the genome lacks; expected the genome they were scored on"
-            )
-        for chrom, size in sizes.items():
-            header.contigs.add(chrom, length=size)
-    else:
-        for chrom in chroms:
-            header.contigs.add(chrom)
+    for chrom, size in contigs.items():
+        header.contigs.add(chrom, length=size)
     if "filter" in adata.obs:
         for name in sorted({f for v in adata.obs["filter"].dropna().astype(str) for f in v.split(";")} - {"PASS", "."}):
             header.filters.add(name, None, None, "FILTER of the input VCF")
@@ -191,54 +193,78 @@ def write_vcf(
         raise ValueError(f"VCF output {str(path)!r}: expected a .vcf, .vcf.gz or .bcf path")
     fields = vcf_fields(adata, stats=stats, tracks=tracks)
     obs = adata.obs
-    record = vcf_records(obs)
-    has_allele = "allele" in obs
-    header = _vcf_header(adata, fields, genome, has_allele)
-    ref_state = np.where(obs["ref_match"].to_numpy(bool), "match",
-                         np.where(obs["ref_swapped"].to_numpy(bool), "swapped", "mismatch")) if "ref_match" in obs \
-        else np.full(len(obs), ".")  # fmt: skip
+    contigs = _contig_sizes(genome, list(dict.fromkeys(obs["chrom"].astype(str))))
+    record = vcf_records(obs, list(contigs))
+    columns = _record_columns(obs)
+    header = _vcf_header(adata, fields, contigs, "allele" in columns)
     order = np.argsort(record, kind="stable")  # rows in written order, a record's ALTs together
-    starts = np.flatnonzero(np.r_[True, record[order][1:] != record[order][:-1]])
-    bounds = np.r_[starts, len(order)]
+    bounds = np.r_[np.flatnonzero(np.r_[True, record[order][1:] != record[order][:-1]]), len(order)]
+    n_records = len(bounds) - 1
     by_stat = {s: fields.index[fields["stat"] == s].to_numpy() for s in fields["stat"].unique()}
-    with pysam.VariantFile(str(path), mode, header=header) as out:
-        for lo in range(0, len(starts), records_per_block):
-            rows = order[bounds[lo] : bounds[min(lo + records_per_block, len(starts))]]
-            sorted_rows = np.sort(rows)
-            place = np.searchsorted(sorted_rows, rows)
-            values = {s: _values(adata, s, sorted_rows, fields["column"].to_numpy()[i])[place]
-                      for s, i in by_stat.items()}  # fmt: skip
-            at = 0
-            for r in range(lo, min(lo + records_per_block, len(starts))):
-                n = bounds[r + 1] - bounds[r]
-                _write_record(out, obs, rows[at : at + n], {s: v[at : at + n] for s, v in values.items()}, by_stat,
-                              fields, ref_state, has_allele)  # fmt: skip
-                at += n
+    ids = fields["id"].to_numpy()
+    # written beside the output and renamed, so a failed write leaves no partial VCF that looks whole
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with pysam.VariantFile(str(partial), mode, header=header) as out:
+            for lo in range(0, n_records, records_per_block):
+                hi = min(lo + records_per_block, n_records)
+                rows = order[bounds[lo] : bounds[hi]]
+                sorted_rows = np.sort(rows)
+                place = np.searchsorted(sorted_rows, rows)
+                values = {s: _values(adata, s, sorted_rows, fields["column"].to_numpy()[i])[place]
+                          for s, i in by_stat.items()}  # fmt: skip
+                for r in range(lo, hi):
+                    at = slice(bounds[r] - bounds[lo], bounds[r + 1] - bounds[lo])
+                    scores = {ids[f]: v[at, k] for s, v in values.items() for k, f in enumerate(by_stat[s])}
+                    out.write(_record(out, columns, rows[at], scores))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     if index and mode == "wz":
         pysam.tabix_index(str(path), preset="vcf", force=True)
     return fields
 
 
-def _write_record(out, obs, rows, values, by_stat, fields, ref_state, has_allele) -> None:
+def _record_columns(obs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The obs columns a VCF record is made of, as numpy arrays (read per record, so no pandas lookups)."""
+    columns = {c: obs[c].astype(str).to_numpy() for c in ("chrom", "ref", "alt")}
+    columns["pos"] = obs["pos"].to_numpy(np.int64)
+    if "vcf_id" in obs:
+        columns["vcf_id"] = obs["vcf_id"].astype(str).to_numpy()
+    else:
+        columns["name"] = np.asarray(obs.index, dtype=str)
+    for name in ("qual", "filter", "allele"):
+        if name in obs:
+            columns[name] = obs[name].to_numpy(object)
+    if "ref_match" in obs:
+        columns["ref_state"] = np.where(obs["ref_match"].to_numpy(bool), "match",
+                                        np.where(obs["ref_swapped"].to_numpy(bool), "swapped", "mismatch"))  # fmt: skip
+    return columns
+
+
+def _record(out, columns: dict[str, np.ndarray], rows: np.ndarray, scores: dict[str, np.ndarray]):
+    """The VCF record of ``rows`` (one input record's scored ALTs), with its score per ALT in every field."""
     first = rows[0]
-    alleles = (str(obs["ref"].iloc[first]), *obs["alt"].iloc[rows].astype(str))
-    vcf_id = str(obs["vcf_id"].iloc[first]) if "vcf_id" in obs else (obs.index[first] if len(rows) == 1 else ".")
-    record = out.new_record(contig=str(obs["chrom"].iloc[first]), start=int(obs["pos"].iloc[first]) - 1,
-                            alleles=alleles, id=None if vcf_id in (".", "nan") else vcf_id)  # fmt: skip
-    if "qual" in obs and not pd.isna(obs["qual"].iloc[first]):
-        record.qual = float(obs["qual"].iloc[first])
-    if "filter" in obs and not pd.isna(obs["filter"].iloc[first]):
-        for name in str(obs["filter"].iloc[first]).split(";"):
+    if "vcf_id" in columns:
+        vcf_id = columns["vcf_id"][first]
+    else:  # the row names of a multi-allelic record carry their ALT: only a single ALT's is the record's ID
+        vcf_id = columns["name"][first] if len(rows) == 1 else "."
+    record = out.new_record(contig=columns["chrom"][first], start=int(columns["pos"][first]) - 1,
+                            alleles=(columns["ref"][first], *columns["alt"][rows]),
+                            id=None if vcf_id in (".", "nan", "") else vcf_id)  # fmt: skip
+    if "qual" in columns and not pd.isna(columns["qual"][first]):
+        record.qual = float(columns["qual"][first])
+    if "filter" in columns and not pd.isna(columns["filter"][first]):
+        for name in str(columns["filter"][first]).split(";"):
             if name != ".":
                 record.filter.add(name)
-    for stat, field_rows in by_stat.items():
-        block = values[stat]
-        for k, f in enumerate(field_rows):
-            record.info[fields.at[f, "id"]] = tuple(None if np.isnan(v) else float(v) for v in block[:, k])
-    record.info["BZ_REF"] = str(ref_state[first])
-    if has_allele:
-        record.info["BZ_ALLELE"] = tuple(int(a) for a in obs["allele"].iloc[rows])
-    out.write(record)
+    for field, values in scores.items():
+        record.info[field] = tuple(None if np.isnan(v) else float(v) for v in values)
+    if "ref_state" in columns:
+        record.info["BZ_REF"] = str(columns["ref_state"][first])
+    if "allele" in columns:
+        record.info["BZ_ALLELE"] = tuple(int(a) for a in columns["allele"][rows])
+    return record
 
 
 def _labels(obs: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
