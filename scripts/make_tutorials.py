@@ -451,6 +451,11 @@ table[table["rank"] == 1][["group", "biosample", "mean_score", "effect", "pval_a
         """
 pd.crosstab(adata.obs["leiden"], adata.obs["planted_type"])
 """,
+        """md:The annotation as a dot plot: clusters by their best biosamples, colour the mean score, size the
+significance, the top hit outlined.""",
+        """
+bz.pl.cell_annotation(adata, n_top=2)
+""",
         """md:Scores on the UMAP: `bz.get.scores` is a cells x tracks AnnData sharing the embedding.""",
         """
 sc.pl.umap(bz.get.scores(adata), color=["DNASE_HepG2", "DNASE_K562", "DNASE_GM12878"], vmin=-3, vmax=3,
