@@ -367,7 +367,19 @@ def _write_all(source, layout, columns, manifest, out_dir, chrom_sizes, format) 
 
 
 def write_bedgraph(source, out_dir: str | os.PathLike, **kwargs) -> pd.DataFrame:
-    """:func:`write_bigwig` with ``format="bedgraph"``: one text bedGraph per track (same intervals and values)."""
+    """:func:`write_bigwig` with ``format="bedgraph"``: one text bedGraph per track (same intervals and values).
+
+    Parameters
+    ----------
+    source, out_dir
+        As for :func:`write_bigwig`.
+    **kwargs
+        The keyword options of :func:`write_bigwig` (``tracks``, ``genome``, ``targets``, ``session``, ``overwrite``).
+
+    Returns
+    -------
+    The manifest, as :func:`write_bigwig` returns it.
+    """
     return write_bigwig(source, out_dir, format="bedgraph", **kwargs)
 
 
@@ -417,7 +429,21 @@ def write_trackhub(
     """A single-file UCSC track hub (``useOneFile on``) listing the bigWigs of ``manifest`` on assembly ``genome``.
 
     Each track's ``shortLabel`` is its identifier (UCSC shows 17 characters) and ``longLabel`` its description.
-    Host the folder over HTTP(S) and give the browser the URL of ``hub.txt``; UCSC asks hubs for an ``email``.
+    Host the folder over HTTP(S) and give the browser the URL of ``hub.txt``.
+
+    Parameters
+    ----------
+    manifest
+        ``identifier``, ``description`` and ``file`` (relative to the hub's folder) per track, as
+        :func:`write_bigwig` returns it.
+    path
+        The hub file, conventionally ``hub.txt`` beside the bigWigs.
+    genome
+        The UCSC assembly name (``"hg38"``).
+    name
+        The hub's name and short label.
+    email
+        The contact UCSC asks hubs for; ``none`` when empty.
     """
     lines = [
         f"hub {name}",
