@@ -173,7 +173,7 @@ class _Parser:
     def all(self, records: Iterable[tuple[Where, list[str]]]) -> None:
         for where, fields in records:
             self.n_records += 1
-            _parse_record(where, fields, self, self.rows)
+            _parse_record(where, fields, self)
 
     def warn(self, source: str, n_kept: int) -> None:
         n_skipped = sum(self.skipped.values())
@@ -233,7 +233,7 @@ def _field(value) -> str:
     return str(value)
 
 
-def _parse_record(where: Where, fields: list[str], parser: _Parser, rows: list) -> None:
+def _parse_record(where: Where, fields: list[str], parser: _Parser) -> None:
     if len(fields) < 5:
         line = "\t".join(fields)
         raise ValueError(
@@ -276,7 +276,7 @@ def _parse_record(where: Where, fields: list[str], parser: _Parser, rows: list) 
             name = f"{chrom}:{pos}:{ref}:{alt}"
         else:
             name = f"{vcf_id}_{alt}" if len(alt_list) > 1 else vcf_id
-        rows.append((chrom, pos, name, ref, alt, vcf_id, allele, _kind(ref, alt), qual, filt))
+        parser.rows.append((chrom, pos, name, ref, alt, vcf_id, allele, _kind(ref, alt), qual, filt))
 
 
 def _skip_reason(alt: str, ref: str, max_indel: int) -> str | None:
