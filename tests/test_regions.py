@@ -172,7 +172,7 @@ def test_list_of_interval_names():
 
 
 def test_genome_checks_names_and_ends(genome, caplog):
-    with pytest.raises(ValueError, match=r"2 chromosome names of the regions not in the genome.*'1', '2'.*'chr' prefix"):
+    with pytest.raises(ValueError, match=r"2 chromosome names of the regions not in the genome.*'1', '2'.*'chr' pre"):
         read_regions(
             pd.DataFrame({"Chromosome": ["1", "2", "chr1"], "Start": [0, 0, 0], "End": [5, 5, 5]}), genome=genome
         )
