@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._genome import CHROM_SIZES, make_genome
+from ._gtf import write_gtf
 from ._motifs import BIOSAMPLES
 from ._tracks import intensity, prepare, sample_coverage, track_specs
 from ._write import call_peaks, write_bigwig, write_fasta, write_table
@@ -83,6 +84,11 @@ class Demo:
     def fai(self) -> Path:
         """The ``.fai`` index of :attr:`fasta`."""
         return Path(str(self.fasta) + ".fai")
+
+    @property
+    def gtf(self) -> Path:
+        """GTF of the genes' transcripts, one per main CAGE firing position of each promoter (``bz.io.read_genes``)."""
+        return self.root / "annotation" / "genes.gtf"
 
     def regions_table(self) -> pd.DataFrame:
         """The region set: ``Chromosome, Start, End, Name, region_class, Strand, gene`` and planted activities."""
@@ -211,6 +217,7 @@ def generate(folder: Path, *, seed: int, final: Path | None = None) -> None:
         score=0, strand=genome.genes["Strand"], tss=genome.genes["tss"], promoter=genome.genes["promoter"]
     )
     write_table(folder / "annotation" / "genes.bed", genes, header=False)
+    write_gtf(folder / "annotation" / "genes.gtf", genome.genes, sim.shapes)
     reps = genome.repeats
     rep = reps[["Chromosome", "Start", "End", "Name"]].assign(
         score=(reps["divergence"] * 1000).astype(int), strand=reps["Strand"], repeat_class=reps["repeat_class"]
@@ -271,7 +278,7 @@ def _write_manifest(folder: Path, seed: int) -> None:
 def _generator_fingerprint() -> str:
     """SHA-256 of the generator's source, so a cached dataset from other code is not reused."""
     digest = hashlib.sha256()
-    for name in ("_demo.py", "_genome.py", "_motifs.py", "_tracks.py", "_write.py"):
+    for name in ("_demo.py", "_genome.py", "_gtf.py", "_motifs.py", "_tracks.py", "_write.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -320,5 +327,6 @@ peaks/regions.bed          the analysis region set (BED6); regions.tsv adds regi
 peaks/*.narrowPeak         peaks called from each DNase/ChIP track
 annotation/genes.bed       genes (BED6 + TSS + promoter type); repeats.bed (RepeatMasker-like), gaps.bed,
                            sites.bed (planted motif sites), isochores.bed (GC isochores)
+annotation/genes.gtf       the genes' transcripts (GTF 2.2), one per main CAGE firing position of each promoter
 manifest.json              sizes and SHA-256 of every file
 """
