@@ -267,3 +267,17 @@ def test_variant_effect_profile_at_a_locus(demo, tmp_path):
             got = np.array([v for _, _, v in bw.intervals("chr1")], np.float32)
             assert bw.intervals("chr1")[0][:2] == (first, first + BIN) and len(got) == N_BINS
             np.testing.assert_array_equal(got, ds["profile"].values[0, :, t].astype(np.float32))
+
+
+def test_tiled_store_follows_the_same_rule(demo, regions, tmp_path):
+    """Tiled windows (shared by nearby regions, placed at their own offsets) merge by the same rule."""
+    store = tmp_path / "tiled.zarr"
+    bz.tl.predict(regions, "demo", demo.fasta, store=store, mode="tiled", keep_profiles=["DNASE_K562"])
+    manifest = bz.io.write_bigwig(store, tmp_path / "bw")
+    chroms, starts, profile, tracks = store_arrays(store)
+    assert tracks == ["DNASE_K562"] and len(chroms) < len(regions)  # windows were shared
+    sizes = bz.io.Genome(demo.fasta).chrom_sizes
+    with pyBigWig.open(str(tmp_path / "bw" / manifest["file"].iloc[0])) as bw:
+        for chrom in ("chr1", "chr2", "chr3"):
+            expected, _ = expected_bases(chroms, starts, profile, 0, chrom, sizes[chrom])
+            np.testing.assert_array_equal(bw.values(chrom, 0, sizes[chrom], numpy=True), expected)
