@@ -3,6 +3,7 @@
 from . import bigwig
 from .bigwig import BigWigTracks, check_chromosomes, read_binned, read_window_targets
 from .export import write_bedgraph, write_bigwig, write_igv_session, write_trackhub
+from .genes import read_genes
 from .genome import Genome
 from .regions import read_regions
 from .targets import default_targets, read_targets, select_tracks
@@ -12,6 +13,7 @@ from .vcf import read_vcf
 __all__ = [
     "Genome",
     "read_regions",
+    "read_genes",
     "BigWigTracks",
     "bigwig",
     "check_chromosomes",

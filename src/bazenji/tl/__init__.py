@@ -3,6 +3,7 @@
 from ._annotate import annotate_cells
 from ._cluster import cluster_regions
 from ._embeddings import cache_embeddings
+from ._genes import observe_genes, predict_genes
 from ._ism import attributions, ism
 from ._predict import predict
 from ._rank import rank_tracks
@@ -18,7 +19,9 @@ __all__ = [
     "cluster_regions",
     "evaluate",
     "ism",
+    "observe_genes",
     "predict",
+    "predict_genes",
     "rank_tracks",
     "score_cells",
     "train",
