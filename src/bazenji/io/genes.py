@@ -129,12 +129,22 @@ def _check_compression(path: Path) -> None:
         raise ValueError(f"{str(path)!r} is gzip-compressed but its name does not end in .gz; rename it to *.gz")
 
 
-def _head(path: Path, n: int = 200) -> list[str]:
+def _open_text(path: Path):
     import gzip
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+    return opener(path, "rt", encoding="utf-8", errors="replace")
+
+
+def _head(path: Path, n: int = 200) -> list[str]:
+    with _open_text(path) as fh:
         return [line for _, line in zip(range(n), fh, strict=False)]
+
+
+def _has_features(path: Path) -> bool:
+    """Whether any line is a feature: pyranges reads a file of comments alone as one row of its first comment."""
+    with _open_text(path) as fh:
+        return any(line.strip() and not line.startswith("#") for line in fh)
 
 
 def _detect_format(path: Path) -> str:
@@ -165,6 +175,8 @@ def _pyranges_reader(format: str):  # noqa: A002
 
 
 def _read_features(path: Path, format: str) -> pd.DataFrame:  # noqa: A002
+    if not _has_features(path):
+        raise ValueError(f"{str(path)!r} holds no feature lines; expected a {format.upper()} gene annotation")
     read = _pyranges_reader(format)
     printed = io.StringIO()  # pyranges prints the offending line before raising: keep it for our message
     try:
